@@ -57,8 +57,9 @@ def empirical_ntk(
         applied to the identity columns of each block (no per-example Jacobian is formed).
         ``"structured"``: only for ``mlp`` models — the layer-wise factorization
         ``Θ = Σ_l (A_l A_l'ᵀ + σ_b²) ∘ (G_l G_l'ᵀ)`` from forward inputs ``A_l`` and
-        back-propagated signals ``G_l = ∂f/∂h_l`` (memory O(n·width·depth), no parameter
-        Jacobian); a centered net averages the kernels of its two copies.
+        back-propagated signals ``G_l = ∂f/∂h_l``, computed per block (memory
+        O(block·width·depth), no parameter Jacobian); a centered net averages the kernels of
+        its two copies.
         ``"auto"`` (default): ``"structured"`` for ``mlp`` models, else ``"jacobian"``.
       block_size: rows (and columns) per block. Default: chosen so that one block's working
         memory stays near 1 GB (``"ntk_vp"`` is also capped at 256).
@@ -107,31 +108,30 @@ def empirical_ntk(
     itemsize = jnp.dtype(out_dtype).itemsize
 
     if method == "structured":
-        if spec.depth and isinstance(spec, models._Spec):
-            models._check_params(spec, params)
-        b = block_size or _clip(math.isqrt(_MEMORY_BUDGET // (8 * itemsize)), n1, n2)
-        b1, b2 = min(b, n1), min(b, n2)
-        f1 = _mlp_features(spec, params, _pad(x1, b1))
-        f2 = f1 if symmetric else _mlp_features(spec, params, _pad(x2, b2))
-
-        def block(i, j, diag):
-            return _structured_block(spec.bias_var, _slice(f1, i, b1), _slice(f2, j, b2))
-
+        models._check_params(spec, params)
+        static = spec  # the structured block functions take the static spec, not apply_fn
+        # Per block: features O(b·width·(depth+1)) for both sides plus a few (b, b) products.
+        per_feature_row = 4 * itemsize * (spec.width * (spec.depth + 1) + 2)
+        b = min(math.isqrt(_MEMORY_BUDGET // (8 * itemsize)), _MEMORY_BUDGET // per_feature_row)
+        offdiag, ondiag = _structured_block, _structured_diag_block
     else:
+        static = apply_fn
         n_params = sum(int(np.prod(jnp.shape(leaf))) for leaf in jax.tree.leaves(params))
-        per_row = max(1, 2 * n_params * itemsize)
-        b = block_size or _clip(_MEMORY_BUDGET // per_row, n1, n2)
-        if method == "ntk_vp" and block_size is None:
+        b = _MEMORY_BUDGET // max(1, 2 * n_params * itemsize)
+        if method == "ntk_vp":
             b = min(b, _MAX_NTK_VP_BLOCK)
-        b1, b2 = min(b, n1), min(b, n2)
-        p1, p2 = _pad(x1, b1), _pad(x2, b2)
-        offdiag = _jacobian_block if method == "jacobian" else _ntk_vp_block
-        ondiag = _jacobian_diag_block if method == "jacobian" else _ntk_vp_diag_block
+        if method == "jacobian":
+            offdiag, ondiag = _jacobian_block, _jacobian_diag_block
+        else:
+            offdiag, ondiag = _ntk_vp_block, _ntk_vp_diag_block
+    b = block_size or _clip(b, n1, n2)
+    b1, b2 = min(b, n1), min(b, n2)
+    p1, p2 = _pad(x1, b1), _pad(x2, b2)
 
-        def block(i, j, diag):
-            if diag:
-                return ondiag(apply_fn, params, p1[i : i + b1])
-            return offdiag(apply_fn, params, p1[i : i + b1], p2[j : j + b2])
+    def block(i, j, diag):
+        if diag:
+            return ondiag(static, params, p1[i : i + b1])
+        return offdiag(static, params, p1[i : i + b1], p2[j : j + b2])
 
     return _assemble(block, n1, n2, b1, b2, symmetric, out_dtype)
 
@@ -191,10 +191,6 @@ def _pad(x, b: int):
     return jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)], axis=0)
 
 
-def _slice(features, i: int, b: int):
-    return jax.tree.map(lambda a: a[i : i + b], features)
-
-
 def _assemble(block, n1, n2, b1, b2, symmetric, dtype) -> jax.Array:
     """Fill an (n1, n2) result block by block; for X2 = X1 only blocks j >= i, mirrored."""
     out = np.empty((n1, n2), dtype=dtype)
@@ -239,8 +235,7 @@ def _jacobian_diag_block(apply_fn, params, x):
 
 
 # ----------------------------------------------------------------------------- ntk_vp
-@functools.partial(jax.jit, static_argnums=0)
-def _ntk_vp_block(apply_fn, params, x1, x2):
+def _ntk_vp(apply_fn, params, x1, x2):
     """Θ(x1, x2) = [Θ e_j]_j with Θ v = J1 (J2ᵀ v): one VJP and one JVP per column e_j."""
     out2, vjp_fn = jax.vjp(lambda p: apply_fn(p, x2), params)
     eye = jnp.eye(x2.shape[0], dtype=out2.dtype)
@@ -252,26 +247,38 @@ def _ntk_vp_block(apply_fn, params, x1, x2):
     return jax.vmap(column)(cotangents).T
 
 
+_ntk_vp_block = jax.jit(_ntk_vp, static_argnums=0)
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _ntk_vp_diag_block(apply_fn, params, x):
-    return _ntk_vp_block.__wrapped__(apply_fn, params, x, x)
+    return _ntk_vp(apply_fn, params, x, x)
 
 
 # ----------------------------------------------------------------------------- structured
-@functools.partial(jax.jit, static_argnums=0)
 def _mlp_features(spec, params, x):
     """Per-copy, per-layer (A_l, G_l) of an mlp (see ``models._layer_features``)."""
     copies = params if spec.centered else [params]
     return [models._layer_features(spec, p, x) for p in copies]
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _structured_block(bias_var, f1, f2):
-    """Σ_copies Σ_l (A1 A2ᵀ + σ_b²) ∘ (G1 G2ᵀ), averaged over the copies."""
+def _structured(spec, f1, f2):
+    """Σ_l (A1 A2ᵀ + σ_b²) ∘ (G1 G2ᵀ), averaged over the copies of a centered net."""
     total = 0.0
     for c1, c2 in zip(f1, f2, strict=True):
         for (a1, g1), (a2, g2) in zip(c1, c2, strict=True):
             aa = jnp.matmul(a1, a2.T, precision="highest")
             gg = jnp.matmul(g1, g2.T, precision="highest")
-            total = total + (aa + bias_var) * gg
+            total = total + (aa + spec.bias_var) * gg
     return total / len(f1)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _structured_block(spec, params, x1, x2):
+    return _structured(spec, _mlp_features(spec, params, x1), _mlp_features(spec, params, x2))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _structured_diag_block(spec, params, x):
+    f = _mlp_features(spec, params, x)
+    return _structured(spec, f, f)

@@ -26,6 +26,7 @@ initialization (so the gradient-descent residual starts at ``-y``, THEORY.md §3
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -88,25 +89,34 @@ class _Init:
     dtype: Any
 
     def __call__(self, key: jax.Array, d: int) -> Params:
-        spec = self.spec
         d = check_int("d", d, minimum=1)
         if not isinstance(key, jax.Array):
             raise TypeError(f"Expected a JAX PRNG key; got {type(key).__name__}.")
-        fans = [d] + [spec.width] * spec.depth + [1]
-        keys = jax.random.split(key, spec.depth + 1)
-        params = []
-        for k, fan_in, fan_out in zip(keys, fans[:-1], fans[1:], strict=True):
-            kw, kb = jax.random.split(k)
-            params.append(
-                {
-                    "w": jax.random.normal(kw, (fan_in, fan_out), self.dtype),
-                    "b": jax.random.normal(kb, (fan_out,), self.dtype),
-                }
-            )
-        if spec.centered:
+        fans = (d,) + (self.spec.width,) * self.spec.depth + (1,)
+        params = _init_layers(key, fans, self.dtype)
+        if self.spec.centered:
             # Two identical copies in distinct buffers (safe under buffer donation).
             return (params, jax.tree.map(jnp.copy, params))
         return params
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _init_layers(key, fans: tuple[int, ...], dtype) -> list[dict[str, jax.Array]]:
+    """Standard-normal ``w`` (fan_in, fan_out) and ``b`` (fan_out,) for every layer.
+
+    One flat draw (a single RNG op compiles much faster than one per layer), cut layer by
+    layer into a (fan_in + 1, fan_out) block: rows ``[:-1]`` are ``w``, the last row is ``b``.
+    The draw has even length (threefry makes pairs; odd lengths take a much slower path).
+    """
+    blocks = [(fan_in + 1, fan_out) for fan_in, fan_out in zip(fans[:-1], fans[1:], strict=True)]
+    total = sum(r * c for r, c in blocks)
+    z = jax.random.normal(key, (total + total % 2,), dtype)
+    params, start = [], 0
+    for r, c in blocks:
+        block = z[start : start + r * c].reshape(r, c)
+        start += r * c
+        params.append({"w": block[:-1], "b": block[-1]})
+    return params
 
 
 class MLP(NamedTuple):
@@ -137,15 +147,18 @@ class MLP(NamedTuple):
     centered: bool
     dtype: Any
 
-    def kernel(self, *, quad_order: int = 64) -> Kernel:
-        """The infinite-width :class:`~ntkspec.kernels.Kernel` of this network."""
+    def kernel(self, **kwargs) -> Kernel:
+        """The infinite-width :class:`~ntkspec.kernels.Kernel` of this network.
+
+        Keyword arguments (e.g. ``quad_order``) are passed on to :func:`mlp_kernel`.
+        """
         return mlp_kernel(
             self.depth,
             self.activation,
             self.weight_var,
             self.bias_var,
             self.first_layer_var,
-            quad_order=quad_order,
+            **kwargs,
         )
 
 

@@ -46,9 +46,18 @@ _MAX_PANELS = 1 << 13
 
 
 def funk_hecke_constant(d: int) -> float:
-    """``c_d = Γ(d/2) / (√π Γ((d-1)/2))`` = ω_{d-2}/ω_{d-1}; c_2 = 1/π, c_3 = 1/2, c_4 = 2/π."""
+    """``c_d = Γ(d/2) / (√π Γ((d-1)/2))`` = ω_{d-2}/ω_{d-1}; c_2 = 1/π, c_3 = 1/2, c_4 = 2/π.
+
+    Computed from c_2 = 1/π, c_3 = 1/2 and ``c_{d+2} = c_d · d/(d - 1)`` (relative error
+    ~ d·ε/2; a difference of ``gammaln`` values would lose ~1e-13 already at d = 50).
+    """
     d = check_int("d", d, minimum=2)
-    return float(np.exp(gammaln(d / 2) - gammaln((d - 1) / 2)) / np.sqrt(np.pi))
+    if d > 4000:
+        return float(np.exp(gammaln(d / 2) - gammaln((d - 1) / 2)) / np.sqrt(np.pi))
+    c = 1.0 / np.pi if d % 2 == 0 else 0.5
+    for m in range(3 if d % 2 else 2, d, 2):
+        c *= m / (m - 1)
+    return c
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,20 +214,25 @@ _PANEL_NODES = 2 * len(_U)
 
 @functools.lru_cache(maxsize=32)
 def _theta_rule(panels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Composite Gauss–Legendre on θ ∈ [0, π]: ``panels`` equal panels of 32 nodes each.
+    """Half of a composite Gauss–Legendre rule on θ ∈ [0, π] (memoized; pure).
 
-    Returns θ, weights, ``1 - cos θ = 2 sin²(θ/2)`` and ``1 + cos θ = 2 cos²(θ/2)``. Memoized
-    (a pure function of ``panels``). Composite rules keep every node and weight exact to a few
-    ulps for any size (scipy's ``roots_legendre`` loses ~1e-13 in its weights beyond n ≈ 150,
-    numpy's ``leggauss`` is O(n³)), and resolve P_k(cos θ) with ~4 nodes per wavelength.
+    ``panels`` equal panels of 32 nodes each; the rule is symmetric under θ ↔ π - θ, so only
+    the nodes with θ < π/2 are returned: θ, weights, ``1 - cos θ = 2 sin²(θ/2)`` and
+    ``1 + cos θ = 2 cos²(θ/2)``. The mirrored node π - θ is *represented* by the same numbers
+    (1 ∓ t swapped, t negated) and never rounded, so the rule stays exactly symmetric and
+    the endpoint θ = π is hit exactly. Composite rules keep every node and weight exact to a
+    few ulps for any size (scipy's ``roots_legendre`` loses ~1e-13 in its weights beyond
+    n ≈ 150; numpy's ``leggauss`` is O(n³)) and resolve P_k(cos θ) with ~4 nodes per
+    wavelength.
     """
     u = np.concatenate([np.asarray(_U), 1.0 - np.asarray(_U[::-1])])
     w = np.concatenate([np.asarray(_W), np.asarray(_W[::-1])])
-    h = np.pi / panels
-    theta = (np.arange(panels)[:, None] + u[None, :]).ravel() * h
-    weights = np.tile(w, panels) * h
+    s = (np.arange(panels)[:, None] + u[None, :]).ravel() / panels
+    weights = np.tile(w, panels) * (np.pi / panels)
+    lower = s < 0.5
+    theta = np.pi * s[lower]
     half = 0.5 * theta
-    return theta, weights, 2.0 * np.sin(half) ** 2, 2.0 * np.cos(half) ** 2
+    return theta, weights[lower], 2.0 * np.sin(half) ** 2, 2.0 * np.cos(half) ** 2
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
@@ -226,17 +240,16 @@ def _kernel_pair(kernel: Kernel, t, a, b):
     return kernel.evaluate(t, a, b)
 
 
-def _zonal_values(kappa, which: str, theta: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """κ(cos θ) in float64; Kernel objects get ``a = 1 - t`` and ``b = 1 + t`` separately."""
+def _zonal_values(kappa, which: str, t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """κ(t) in float64; Kernel objects also get ``a = 1 - t`` and ``b = 1 + t`` separately."""
     with _compat.enable_x64():
         if isinstance(kappa, Kernel):
-            t = jnp.asarray(np.cos(theta))
-            nngp, ntk = _kernel_pair(kappa, t, jnp.asarray(a), jnp.asarray(b))
+            nngp, ntk = _kernel_pair(kappa, jnp.asarray(t), jnp.asarray(a), jnp.asarray(b))
             vals = ntk if which == "ntk" else nngp
         else:
-            vals = kappa(np.cos(theta))
+            vals = kappa(t)
         vals = np.asarray(vals, dtype=np.float64)
-    if vals.shape != theta.shape:
+    if vals.shape != t.shape:
         raise ValueError(
             "Expected the kernel callable to map t of shape (n,) to values of shape (n,); "
             f"got shape {vals.shape}."
@@ -246,16 +259,29 @@ def _zonal_values(kappa, which: str, theta: np.ndarray, a: np.ndarray, b: np.nda
     return vals
 
 
-def _funk_hecke(values: np.ndarray, theta: np.ndarray, weights: np.ndarray, d: int, kmax: int):
-    """λ_k for k = 0..kmax from κ(cos θ_i) at the nodes of one θ rule."""
+def _funk_hecke(kappa, which: str, panels: int, d: int, kmax: int) -> np.ndarray:
+    """λ_0..λ_kmax with one composite θ rule.
+
+    With the symmetric rule and ``P_k(-t) = (-1)^k P_k(t)``,
+    ``λ_k = c_d Σ_{θ_i < π/2} w_i sin^{d-2}θ_i [κ(t_i) + (-1)^k κ(-t_i)] P_k(t_i)``, so P_k is
+    needed on [0, 1] only, where Reinsch's form of the recurrence,
+    ``D_{k+1} = β_k D_k - α_k (1 - t) P_k``, ``P_{k+1} = P_k + D_{k+1}``
+    (α_k = (2k+d-2)/(k+d-2), β_k = k/(k+d-2)), keeps full accuracy next to t = 1.
+    """
+    theta, w, a, b = _theta_rule(panels)
     t = np.cos(theta)
-    f = weights * funk_hecke_constant(d) * np.exp((d - 2) * np.log(np.sin(theta))) * values
+    plus = _zonal_values(kappa, which, t, a, b)
+    minus = _zonal_values(kappa, which, -t, b, a)
+    weight = w * funk_hecke_constant(d) * np.sin(theta) ** (d - 2)
+    f = np.stack([weight * (plus + minus), weight * (plus - minus)])  # even, odd parts
     lam = np.empty(kmax + 1)
-    p_prev, p = np.ones_like(t), t
-    lam[0] = f.sum()
-    for k in range(1, kmax + 1):
-        lam[k] = f @ p
-        p_prev, p = p, ((2 * k + d - 2) * t * p - k * p_prev) / (k + d - 2)
+    p, dp = np.ones_like(t), np.zeros_like(t)
+    for k in range(kmax + 1):
+        lam[k] = f[k % 2] @ p
+        # k = 0: P_1 = t for every d (the general formula is 0/0 at d = 2).
+        alpha, beta = ((2 * k + d - 2) / (k + d - 2), k / (k + d - 2)) if k else (1.0, 0.0)
+        dp = beta * dp - alpha * a * p
+        p = p + dp
     return lam
 
 
@@ -307,9 +333,7 @@ def spectrum(
     while True:
         lams = []
         for m in (n, (2 * n) // 3):
-            theta, w, a, b = _theta_rule(m)
-            vals = _zonal_values(kernel, which, theta, a, b)
-            lams.append(_funk_hecke(vals, theta, w, dim, kmax))
+            lams.append(_funk_hecke(kernel, which, m, dim, kmax))
         err = np.abs(lams[0] - lams[1])
         scale = np.max(np.abs(lams[0]))
         if panels is not None or err.max() <= tol * scale or n >= _MAX_PANELS:
@@ -326,7 +350,7 @@ def spectrum(
     if isinstance(kernel, Kernel):
         trace = kernel.kappa_one(which)
     else:
-        trace = float(_zonal_values(kernel, which, np.zeros(1), np.zeros(1), np.full(1, 2.0))[0])
+        trace = float(_zonal_values(kernel, which, np.ones(1), np.zeros(1), np.full(1, 2.0))[0])
     degrees = np.arange(kmax + 1, dtype=np.int64)
     return Spectrum(
         dim=dim,
