@@ -35,8 +35,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ntkspec.kernels import Kernel, activation_fn, mlp_kernel
 from ntkspec._validate import check_int, check_positive
+from ntkspec.kernels import Kernel, activation_fn, mlp_kernel
 
 __all__ = ["MLP", "mlp"]
 

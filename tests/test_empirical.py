@@ -91,8 +91,9 @@ def test_methods_agree_on_mlp_float64():
             K = empirical_ntk(net.apply, p, X1, X2, method=method, block_size=4)
             assert K.dtype == jnp.float64
             assert _rel(K, ref) < 1e-10, method
-        centered = mlp(2, 20, "tanh", bias_var=0.2, first_layer_var=1.5, centered=True,
-                       dtype=jnp.float64)
+        centered = mlp(
+            2, 20, "tanh", bias_var=0.2, first_layer_var=1.5, centered=True, dtype=jnp.float64
+        )
         pc = (p, p)
         for method in METHODS:
             assert _rel(empirical_ntk(centered.apply, pc, X1, X2, method=method), ref) < 1e-10

@@ -1,0 +1,414 @@
+"""Theory versus practice: predicted and measured per-degree residual decay of real GD.
+
+:func:`compare` runs one configuration end to end:
+
+1. the infinite-width spectrum λ_k of ``mlp_kernel`` (Funk–Hecke);
+2. three linearized predictions of the per-degree residual ``‖Π_k r_t‖ / ‖Π_k r_0‖``:
+   the operator (``|1 - ηλ_k|^t``), the infinite-width Gram on the sample and the empirical
+   NTK at initialization on the sample;
+3. a real, JIT-compiled full-batch GD run of a centered MLP in NTK parametrization;
+4. agreement metrics per degree.
+
+Fair defaults (THEORY.md §3): the network is centered (antisymmetric init, f_0 ≡ 0, so
+r_0 = -y exactly), the target is small (amplitude 0.1 per degree, keeping training in the lazy
+regime), the step is a quarter of the stability limit 2/λ_max, and a degree is compared only
+while its predicted factor is ≥ 0.05 (below that, relative errors are dominated by what is
+left of the other degrees and by float32 training noise).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from ntkspec._io import atomic_write_json
+from ntkspec._validate import check_choice, check_int, check_positive
+from ntkspec.dynamics import max_stable_lr, predict_residual, predict_residual_gram
+from ntkspec.empirical import empirical_ntk
+from ntkspec.kernels import ACTIVATIONS, mlp_kernel
+from ntkspec.models import mlp
+from ntkspec.spectrum import Spectrum, spectrum
+from ntkspec.sphere import degree_energy, random_harmonic, sample_sphere
+from ntkspec.train import TrainRecord, train
+
+__all__ = ["CompareConfig", "Comparison", "compare", "PRESETS", "load_config"]
+
+#: Compare a degree only while its predicted residual factor is at least this.
+COMPARE_FLOOR = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class CompareConfig:
+    """One theory-versus-practice experiment (all fields validated by :meth:`validated`).
+
+    Attributes:
+      dim: ambient dimension d (points on S^{d-1}).
+      depth, activation, weight_var, bias_var, first_layer_var: the MLP and its kernel
+        (as :func:`ntkspec.kernels.mlp_kernel`; ``weight_var=None`` means the default).
+      width: hidden width of the trained network.
+      n: number of training points.
+      sampling: ``"uniform"`` (iid uniform on the sphere) or ``"equispaced"`` (S^1 only).
+      degrees: the harmonic degrees present in the target.
+      amplitudes: L²(σ) norm of each degree's component (one per degree, or one for all).
+      lr: GD step; ``None`` = ``lr_fraction`` × the stability limit 2/λ_max(K/n).
+      lr_fraction: see ``lr``.
+      steps, record_every: length of training and recording interval.
+      seed: integer seed of every random draw (points, target, init).
+    """
+
+    dim: int = 3
+    depth: int = 1
+    activation: str = "relu"
+    weight_var: float | None = None
+    bias_var: float = 0.0
+    first_layer_var: float | None = None
+    width: int = 8192
+    n: int = 512
+    sampling: str = "uniform"
+    degrees: tuple[int, ...] = (1, 2, 4)
+    amplitudes: tuple[float, ...] = (0.1,)
+    lr: float | None = None
+    lr_fraction: float = 0.25
+    steps: int = 1500
+    record_every: int = 10
+    seed: int = 0
+
+    def validated(self) -> CompareConfig:
+        """Return a copy with types normalized; raise ``ValueError``/``TypeError`` if invalid."""
+        dim = check_int("dim", self.dim, minimum=2, maximum=1000)
+        depth = check_int("depth", self.depth, minimum=1, maximum=64)
+        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
+            raise ValueError(
+                f"Expected activation to be one of {list(ACTIVATIONS)}; got {self.activation!r}."
+            )
+        width = check_int("width", self.width, minimum=1, maximum=1 << 20)
+        n = check_int("n", self.n, minimum=2, maximum=1 << 16)
+        sampling = check_choice("sampling", self.sampling, ("uniform", "equispaced"))
+        if sampling == "equispaced" and dim != 2:
+            raise ValueError(f"Expected dim = 2 for sampling='equispaced' (S^1); got dim = {dim}.")
+        degrees = _int_tuple("degrees", self.degrees)
+        if not degrees or len(set(degrees)) != len(degrees):
+            raise ValueError(f"Expected a non-empty list of distinct degrees; got {degrees}.")
+        if sampling == "equispaced" and max(degrees) >= n / 2:
+            raise ValueError(
+                f"Expected degrees below the Nyquist degree n/2 = {n / 2:g}; got {max(degrees)}."
+            )
+        amps = _float_tuple("amplitudes", self.amplitudes)
+        if len(amps) == 1:
+            amps = amps * len(degrees)
+        if len(amps) != len(degrees):
+            raise ValueError(
+                f"Expected one amplitude per degree ({len(degrees)}) or a single one; "
+                f"got {len(amps)}."
+            )
+        lr = None if self.lr is None else check_positive("lr", self.lr)
+        frac = check_positive("lr_fraction", self.lr_fraction)
+        if frac >= 1:
+            raise ValueError(f"Expected lr_fraction < 1 (of the stability limit); got {frac}.")
+        steps = check_int("steps", self.steps, minimum=1, maximum=10**7)
+        record_every = check_int("record_every", self.record_every, minimum=1)
+        seed = check_int("seed", self.seed, minimum=0)
+        # Validates activation/variances exactly as the kernel does.
+        mlp_kernel(depth, self.activation, self.weight_var, self.bias_var, self.first_layer_var)
+        return dataclasses.replace(
+            self,
+            dim=dim,
+            depth=depth,
+            width=width,
+            n=n,
+            sampling=sampling,
+            degrees=degrees,
+            amplitudes=amps,
+            lr=lr,
+            lr_fraction=frac,
+            steps=steps,
+            record_every=record_every,
+            seed=seed,
+        )
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["degrees"], d["amplitudes"] = list(self.degrees), list(self.amplitudes)
+        return d
+
+
+def _int_tuple(name, value) -> tuple[int, ...]:
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"Expected {name} to be a list of integers; got {value!r}.")
+    return tuple(check_int(f"{name} entry", v, minimum=0, maximum=10_000) for v in value)
+
+
+def _float_tuple(name, value) -> tuple[float, ...]:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, list | tuple) or not value:
+        raise TypeError(f"Expected {name} to be a non-empty list of numbers; got {value!r}.")
+    return tuple(check_positive(f"{name} entry", v) for v in value)
+
+
+#: Named configurations for ``ntkspec compare --preset``.
+PRESETS: dict[str, CompareConfig] = {
+    # Two-layer ReLU on S^2, uniform samples, harmonics of degree 1, 2, 4 (odd k >= 3 vanish
+    # for this kernel, so they would never be learned).
+    "sphere3": CompareConfig(),
+    # The circle: equispaced points, sines; the DFT makes the degree projection exact.
+    "circle": CompareConfig(dim=2, n=256, sampling="equispaced", degrees=(1, 2, 4, 8), steps=2000),
+    # A fast configuration for tests and smoke runs.
+    "tiny": CompareConfig(width=1024, n=128, steps=300, record_every=10),
+}
+
+
+def load_config(
+    source: str | os.PathLike | Mapping | None = None,
+    *,
+    preset: str | None = None,
+    overrides: Mapping | None = None,
+) -> CompareConfig:
+    """Resolve a configuration: preset, then a TOML file or mapping, then overrides.
+
+    Unknown keys, wrong types and invalid values raise ``ValueError``/``TypeError``; a TOML
+    syntax error raises ``ValueError`` naming the file.
+    """
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"Expected preset to be one of {sorted(PRESETS)}; got {preset!r}.")
+    base = PRESETS[preset or "sphere3"]
+    values: dict = {}
+    if source is not None:
+        if isinstance(source, Mapping):
+            values.update(source)
+        else:
+            path = Path(source)
+            try:
+                values.update(tomllib.loads(path.read_text()))
+            except tomllib.TOMLDecodeError as e:
+                raise ValueError(f"Invalid TOML in {path}: {e}") from None
+            except (OSError, UnicodeDecodeError) as e:
+                raise ValueError(f"Cannot read config file {path}: {e}") from None
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    known = {f.name for f in dataclasses.fields(CompareConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"Unknown config key(s) {unknown}; expected some of {sorted(known)}.")
+    return dataclasses.replace(base, **values).validated()
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """Result of :func:`compare`: predictions, measurement and agreement metrics.
+
+    Per-degree arrays are indexed like ``degrees`` (the target's degrees); curves are the
+    normalized residual ``‖Π_k r_t‖ / ‖Π_k r_0‖`` at ``times``.
+
+    Attributes:
+      config: the resolved :class:`CompareConfig`.
+      spectrum: infinite-width Funk–Hecke spectrum (k = 0..kmax).
+      degrees: int64 ``(K,)``; times: int64 ``(T,)``.
+      measured, predicted, predicted_gram, predicted_empirical: float64 ``(T, K)``.
+      max_abs_error, max_abs_error_gram, max_abs_error_empirical: float64 ``(K,)``, the max over
+        times with predicted ≥ 0.05 of |measured − prediction|.
+      half_time, half_time_predicted: float64 ``(K,)``, steps until the degree's residual is
+        1/2 of its start: measured (log-interpolated between records) and from the operator.
+      half_time_ratio: float64 ``(K,)``, measured / predicted half-time; NaN where the
+        predicted half-time is shorter than two records (not resolvable).
+      kernel_drift: ``‖K_T − K_0‖_F / ‖K_0‖_F`` of the empirical NTK.
+      init_kernel_error: ``‖K_0 − K_∞‖_F / ‖K_∞‖_F`` (empirical vs infinite-width at init).
+      lr: the step used; lr_limit: 2/λ_max(K_∞/n).
+      diverged: the training run diverged.
+      train_record: the full :class:`~ntkspec.train.TrainRecord`.
+    """
+
+    config: CompareConfig
+    spectrum: Spectrum
+    degrees: np.ndarray
+    times: np.ndarray
+    measured: np.ndarray
+    predicted: np.ndarray
+    predicted_gram: np.ndarray
+    predicted_empirical: np.ndarray
+    max_abs_error: np.ndarray
+    max_abs_error_gram: np.ndarray
+    max_abs_error_empirical: np.ndarray
+    half_time: np.ndarray
+    half_time_predicted: np.ndarray
+    half_time_ratio: np.ndarray
+    kernel_drift: float
+    init_kernel_error: float
+    lr: float
+    lr_limit: float
+    diverged: bool
+    train_record: TrainRecord
+
+    def to_dict(self) -> dict:
+        """The ``metrics.json`` content (JSON-ready, full-precision floats)."""
+
+        def fl(a):
+            a = np.asarray(a, dtype=np.float64)
+            return [None if not np.isfinite(x) else float(x) for x in a.ravel()] if a.ndim else (
+                None if not np.isfinite(a) else float(a)
+            )
+
+        def curves(a):
+            return [fl(row) for row in a]
+
+        return {
+            "config": self.config.to_dict(),
+            "degrees": [int(k) for k in self.degrees],
+            "times": [int(t) for t in self.times],
+            "measured": curves(self.measured),
+            "predicted": curves(self.predicted),
+            "predicted_gram": curves(self.predicted_gram),
+            "predicted_empirical": curves(self.predicted_empirical),
+            "max_abs_error": fl(self.max_abs_error),
+            "max_abs_error_gram": fl(self.max_abs_error_gram),
+            "max_abs_error_empirical": fl(self.max_abs_error_empirical),
+            "half_time": fl(self.half_time),
+            "half_time_predicted": fl(self.half_time_predicted),
+            "half_time_ratio": fl(self.half_time_ratio),
+            "kernel_drift": fl(self.kernel_drift),
+            "init_kernel_error": fl(self.init_kernel_error),
+            "lr": float(self.lr),
+            "lr_limit": float(self.lr_limit),
+            "eigenvalues": fl(self.spectrum.eigenvalues[self.degrees]),
+            "diverged": bool(self.diverged),
+            "compare_floor": COMPARE_FLOOR,
+        }
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`to_dict` atomically as JSON."""
+        return atomic_write_json(path, self.to_dict())
+
+
+def _points(cfg: CompareConfig, key) -> np.ndarray:
+    if cfg.sampling == "equispaced":
+        theta = 2.0 * np.pi * np.arange(cfg.n) / cfg.n  # as equispaced_circle, in float64
+        return np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    X = np.asarray(sample_sphere(key, cfg.n, cfg.dim, dtype=np.float32), dtype=np.float64)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _target(cfg: CompareConfig, X: np.ndarray, key) -> np.ndarray:
+    """Σ_k A_k h_k with unit-norm random harmonics h_k (on S^1: √2 sin(kθ + φ_k))."""
+    y = np.zeros(len(X))
+    for k, amp, kk in zip(cfg.degrees, cfg.amplitudes, jax.random.split(key, len(cfg.degrees)),
+                          strict=True):
+        if cfg.sampling == "equispaced":
+            phase = float(jax.random.uniform(kk, (), minval=0.0, maxval=2 * np.pi))
+            theta = np.arctan2(X[:, 1], X[:, 0])
+            h = np.sqrt(2.0) * np.sin(k * theta + phase) if k else np.ones(len(X))
+        else:
+            h = random_harmonic(kk, X, k)
+        y += amp * h
+    return y
+
+
+def _normalized(norms: np.ndarray, initial: np.ndarray, degrees) -> np.ndarray:
+    return norms[:, degrees] / initial[degrees]
+
+
+def _max_error(measured, predicted) -> np.ndarray:
+    mask = predicted >= COMPARE_FLOOR
+    return np.where(mask, np.abs(measured - predicted), 0.0).max(axis=0)
+
+
+def compare(
+    config: CompareConfig | Mapping | None = None,
+    *,
+    callback: Callable[[int, int], None] | None = None,
+) -> Comparison:
+    """Run one theory-versus-practice comparison (see the module docstring).
+
+    Args:
+      config: a :class:`CompareConfig`, a mapping of its fields, or ``None`` (preset
+        ``sphere3``).
+      callback: progress ``callback(step, total)`` forwarded to :func:`ntkspec.train.train`.
+
+    Returns:
+      A :class:`Comparison`.
+    """
+    if config is None or isinstance(config, Mapping):
+        cfg = load_config(config)
+    elif isinstance(config, CompareConfig):
+        cfg = config.validated()
+    else:
+        raise TypeError(f"Expected a CompareConfig or a mapping; got {type(config).__name__}.")
+    k_points, k_target, k_init = jax.random.split(jax.random.key(cfg.seed), 3)
+    degrees = np.asarray(cfg.degrees, dtype=np.int64)
+    kmax = int(degrees.max()) + 1
+
+    kernel = mlp_kernel(cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var,
+                        cfg.first_layer_var)
+    spec = spectrum(kernel, cfg.dim, kmax)
+    X = _points(cfg, k_points)
+    y = _target(cfg, X, k_target)
+    r0 = -y
+
+    from ntkspec import _compat
+
+    with _compat.enable_x64():
+        K_inf = np.asarray(kernel.gram(np.asarray(X, dtype=np.float64)), dtype=np.float64)
+    lr_limit = max_stable_lr(K_inf)
+    lr = cfg.lr if cfg.lr is not None else cfg.lr_fraction * lr_limit
+
+    model = mlp(cfg.depth, cfg.width, cfg.activation, cfg.weight_var, cfg.bias_var,
+                cfg.first_layer_var, centered=True)
+    params = model.init(k_init, cfg.dim)
+    Xj = jax.numpy.asarray(X, dtype=jax.numpy.float32)
+    K0 = np.asarray(empirical_ntk(model.apply, params, Xj), dtype=np.float64)
+    K0 = 0.5 * (K0 + K0.T)
+
+    params_T, record = train(model.apply, params, Xj, y.astype(np.float32), lr=lr,
+                             steps=cfg.steps, record_every=cfg.record_every, kmax=kmax,
+                             callback=callback)
+    times = record.times
+    measured = _normalized(record.norms, record.norms[0], degrees)
+
+    e0 = degree_energy(X, r0, kmax)
+    operator = predict_residual(spec, e0, lr, cfg.steps, times=times, allow_unstable=True)
+    gram = predict_residual_gram(K_inf, X, r0, lr, cfg.steps, kmax=kmax, times=times,
+                                 allow_unstable=True)
+    emp = predict_residual_gram(K0, X, r0, lr, cfg.steps, kmax=kmax, times=times,
+                                allow_unstable=True)
+    curves = {name: _normalized(p.norms, p.initial, degrees)
+              for name, p in (("op", operator), ("gram", gram), ("emp", emp))}
+
+    KT = np.asarray(empirical_ntk(model.apply, params_T, Xj), dtype=np.float64)
+    drift = float(np.linalg.norm(KT - K0) / np.linalg.norm(K0))
+    init_err = float(np.linalg.norm(K0 - K_inf) / np.linalg.norm(K_inf))
+
+    half_measured = record.steps_to_fraction(0.5)[degrees]
+    factor = np.abs(1.0 - lr * spec.eigenvalues[degrees])
+    with np.errstate(divide="ignore"):
+        half_predicted = np.log(0.5) / np.log(factor)  # exact (1 - ηλ_k)^t = 1/2
+    # A half-time shorter than two records cannot be measured: its ratio is unresolved (NaN).
+    resolved = half_predicted >= 2 * cfg.record_every
+    return Comparison(
+        config=cfg,
+        spectrum=spec,
+        degrees=degrees,
+        times=times,
+        measured=measured,
+        predicted=curves["op"],
+        predicted_gram=curves["gram"],
+        predicted_empirical=curves["emp"],
+        max_abs_error=_max_error(measured, curves["op"]),
+        max_abs_error_gram=_max_error(measured, curves["gram"]),
+        max_abs_error_empirical=_max_error(measured, curves["emp"]),
+        half_time=half_measured,
+        half_time_predicted=half_predicted,
+        half_time_ratio=np.where(resolved, half_measured / half_predicted, np.nan),
+        kernel_drift=drift,
+        init_kernel_error=init_err,
+        lr=float(lr),
+        lr_limit=float(lr_limit),
+        diverged=bool(record.diverged),
+        train_record=record,
+    )
+
