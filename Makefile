@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m ntkspec.cli spectrum --dim 3 --depth 4 --kmax 30 --plot ntkspec-demo/spectrum.png
+	$(PY) -m ntkspec.cli compare --preset sphere3 --out ntkspec-demo --force
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -12,7 +12,10 @@ from ntkspec.dynamics import (
     sobolev_weights,
     steps_to_fit,
 )
+from ntkspec.compare import CompareConfig, Comparison, compare
+from ntkspec.empirical import empirical_ntk
 from ntkspec.kernels import Kernel, mlp_kernel
+from ntkspec.models import mlp
 from ntkspec.sphere import (
     degree_energy,
     equispaced_circle,
@@ -27,14 +30,19 @@ from ntkspec.train import TrainRecord, train
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompareConfig",
+    "Comparison",
     "Kernel",
     "Prediction",
     "Spectrum",
     "TrainRecord",
+    "compare",
     "degree_energy",
+    "empirical_ntk",
     "equispaced_circle",
     "gegenbauer",
     "max_stable_lr",
+    "mlp",
     "mlp_kernel",
     "multiplicity",
     "predict_residual",

@@ -9,8 +9,9 @@ shared kernel flags) and calls ``set_defaults(run=_run_<name>)``; write
 ``_run_<name>(args) -> int`` that calls the public API and prints; append ``_add_<name>`` to
 ``_COMMANDS``. :func:`main` handles errors for every subcommand: a ``ValueError``,
 ``TypeError`` or ``OSError`` (bad input, unwritable path) and every argparse error become one
-line ``ntkspec: error: <message>`` on stderr and exit status 2, never a traceback. Warnings
-raised while a command runs are printed as one ``ntkspec: warning: <message>`` line each.
+line ``ntkspec: error: <message>`` on stderr and exit status 2, never a traceback.
+``RuntimeWarning``/``UserWarning`` raised while a command runs are printed as one
+``ntkspec: warning: <message>`` line each (other warnings are hidden).
 
 matplotlib is imported only when a figure is requested.
 """
@@ -24,11 +25,13 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ntkspec import __version__
 from ntkspec._io import atomic_write_json
 from ntkspec.kernels import ACTIVATIONS, mlp_kernel
-from ntkspec.sphere import multiplicity
 from ntkspec.spectrum import spectrum
+from ntkspec.sphere import multiplicity
 
 __all__ = ["main", "build_parser"]
 
@@ -57,20 +60,54 @@ def _print_error(message: str) -> None:
 def _add_kernel_arguments(p: argparse.ArgumentParser) -> None:
     """The infinite-width MLP kernel flags (mapped onto :func:`ntkspec.mlp_kernel`)."""
     g = p.add_argument_group("kernel")
-    g.add_argument("--dim", type=int, required=True, metavar="D",
-                   help="ambient dimension d >= 2 (points on the sphere S^(d-1))")
-    g.add_argument("--depth", type=int, required=True, metavar="L",
-                   help="number of hidden layers L >= 1 (a two-layer network has depth 1)")
-    g.add_argument("--activation", default="relu", choices=ACTIVATIONS, metavar="NAME",
-                   help=f"activation, one of {', '.join(ACTIVATIONS)} (default: relu)")
-    g.add_argument("--kernel", default="ntk", choices=("ntk", "nngp"),
-                   help="which kernel to decompose (default: ntk)")
-    g.add_argument("--weight-var", type=float, default=None, metavar="W",
-                   help="hidden/readout weight variance sigma_w^2 (default: 2 for relu, else 1)")
-    g.add_argument("--bias-var", type=float, default=0.0, metavar="B",
-                   help="bias variance sigma_b^2 (default: 0)")
-    g.add_argument("--first-layer-var", type=float, default=None, metavar="V",
-                   help="first-layer weight variance sigma_w0^2, no 1/d (default: 1)")
+    g.add_argument(
+        "--dim",
+        type=int,
+        required=True,
+        metavar="D",
+        help="ambient dimension d >= 2 (points on the sphere S^(d-1))",
+    )
+    g.add_argument(
+        "--depth",
+        type=int,
+        required=True,
+        metavar="L",
+        help="number of hidden layers L >= 1 (a two-layer network has depth 1)",
+    )
+    g.add_argument(
+        "--activation",
+        default="relu",
+        choices=ACTIVATIONS,
+        metavar="NAME",
+        help=f"activation, one of {', '.join(ACTIVATIONS)} (default: relu)",
+    )
+    g.add_argument(
+        "--kernel",
+        default="ntk",
+        choices=("ntk", "nngp"),
+        help="which kernel to decompose (default: ntk)",
+    )
+    g.add_argument(
+        "--weight-var",
+        type=float,
+        default=None,
+        metavar="W",
+        help="hidden/readout weight variance sigma_w^2 (default: 2 for relu, else 1)",
+    )
+    g.add_argument(
+        "--bias-var",
+        type=float,
+        default=0.0,
+        metavar="B",
+        help="bias variance sigma_b^2 (default: 0)",
+    )
+    g.add_argument(
+        "--first-layer-var",
+        type=float,
+        default=None,
+        metavar="V",
+        help="first-layer weight variance sigma_w0^2, no 1/d (default: 1)",
+    )
 
 
 def _kernel_from_args(args: argparse.Namespace):
@@ -103,8 +140,14 @@ def _print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, allow_nan=False) + "\n")
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.3g}"
+def _zero_within_error(s) -> np.ndarray:
+    """Degrees whose λ_k is zero to working accuracy (same rule as ``ntkspec.plot``).
+
+    The quadrature error estimate does not include rounding noise (~ε·max|λ|), so a floor
+    of 16 ε max_k |λ_k| is added to it.
+    """
+    floor = 16.0 * np.finfo(np.float64).eps * float(np.max(np.abs(s.eigenvalues)))
+    return np.abs(s.eigenvalues) <= np.maximum(s.error, floor)
 
 
 # ----------------------------------------------------------------------------- spectrum
@@ -119,14 +162,20 @@ def _add_spectrum(subparsers) -> None:
         ),
     )
     _add_kernel_arguments(p)
-    p.add_argument("--kmax", type=int, default=20, metavar="K",
-                   help="highest degree (default: 20)")
-    p.add_argument("--json", action="store_true",
-                   help="print one JSON object instead of the table")
-    p.add_argument("--plot", metavar="FILE.png", default=None,
-                   help="also write a log-log plot of lambda_k (format from the suffix)")
-    p.add_argument("--out", metavar="FILE.json|FILE.npz", default=None,
-                   help="also save the spectrum (.json: the --json object; .npz: arrays)")
+    p.add_argument("--kmax", type=int, default=20, metavar="K", help="highest degree (default: 20)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        default=None,
+        help="also write a log-log plot of lambda_k (format from the suffix)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE.json|FILE.npz",
+        default=None,
+        help="also save the spectrum (.json: the --json object; .npz: arrays)",
+    )
     p.set_defaults(run=_run_spectrum)
 
 
@@ -166,19 +215,19 @@ def _spectrum_table(s, kernel) -> str:
     ]
     weighted = s.multiplicities * s.eigenvalues
     cum = weighted.cumsum()
-    unresolved = False
+    zero = _zero_within_error(s)
     for i, k in enumerate(s.degrees):
         lam = float(s.eigenvalues[i])
-        flag = ""
-        if abs(lam) <= s.error[i]:
-            flag, unresolved = " *", True
+        flag = " *" if zero[i] else ""
         frac = cum[i] / s.trace if s.trace else float("nan")
         lines.append(
             f"{int(k):>6} {multiplicity(d, int(k)):>14} {lam:>22.14e} "
             f"{float(weighted[i]):>22.14e} {frac:>10.6f}{flag}"
         )
-    if unresolved:
-        lines.append("# * |lambda_k| <= its error estimate: zero to quadrature accuracy")
+    if zero.any():
+        lines.append(
+            "# * |lambda_k| <= max(error estimate, 16 eps max|lambda|): zero to working accuracy"
+        )
     lines.append(
         f"# sum-rule residual kappa(1) - sum_(k<={s.kmax}) N*lambda_k = "
         f"{s.sum_rule_residual():.6e} (the trace beyond k = {s.kmax})"
@@ -223,9 +272,111 @@ def _run_spectrum(args: argparse.Namespace) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- compare
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _add_compare(subparsers) -> None:
+    from ntkspec.compare import PRESETS
+
+    p = subparsers.add_parser(
+        "compare",
+        help="theory vs practice: predicted vs measured per-degree residual decay of real GD",
+        description=(
+            "Train a centered MLP with full-batch GD on a target made of chosen spherical-harmonic "
+            "degrees, and compare the per-degree residual with the NTK predictions (operator, "
+            "infinite-width Gram, empirical NTK). Writes metrics.json, run.json, report.md and "
+            "figures to --out. Precedence: --preset, then --config, then explicit flags."
+        ),
+    )
+    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                   help="named configuration (default: sphere3)")
+    p.add_argument("--config", metavar="FILE.toml", default=None,
+                   help="TOML file with CompareConfig fields (e.g. dim = 3, degrees = [1, 2, 4])")
+    p.add_argument("--out", metavar="DIR", default="ntkspec-out", help="output directory")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite an output directory that holds a different run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    for flag, typ, hlp in [
+        ("--dim", int, "ambient dimension d"),
+        ("--depth", int, "hidden layers"),
+        ("--activation", str, f"one of {', '.join(ACTIVATIONS)}"),
+        ("--weight-var", float, "sigma_w^2"),
+        ("--bias-var", float, "sigma_b^2"),
+        ("--first-layer-var", float, "sigma_w0^2"),
+        ("--width", int, "hidden width"),
+        ("--n", int, "training points"),
+        ("--sampling", str, "uniform or equispaced (S^1)"),
+        ("--degrees", _int_list, "target degrees, e.g. 1,2,4"),
+        ("--amplitudes", _float_list, "per-degree amplitudes (one or one per degree)"),
+        ("--lr", float, "GD step (default: lr-fraction x 2/lambda_max)"),
+        ("--lr-fraction", float, "fraction of the stability limit"),
+        ("--steps", int, "GD steps"),
+        ("--record-every", int, "record interval"),
+        ("--seed", int, "random seed"),
+    ]:
+        p.add_argument(flag, type=typ, default=None, help=hlp)
+    p.set_defaults(run=_run_compare)
+
+
+def _progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def callback(step: int, total: int) -> None:
+        width = 30
+        done = int(width * step / max(total, 1))
+        end = "\n" if step >= total else ""
+        print(f"\rtraining [{'#' * done}{'.' * (width - done)}] {step}/{total}", end=end,
+              file=sys.stderr, flush=True)
+
+    return callback
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from ntkspec.compare import compare, load_config
+    from ntkspec.report import check_output_dir, run_info, summary_table, write_report
+
+    names = ("dim", "depth", "activation", "weight_var", "bias_var", "first_layer_var", "width",
+             "n", "sampling", "degrees", "amplitudes", "lr", "lr_fraction", "steps",
+             "record_every", "seed")
+    overrides = {k: getattr(args, k) for k in names}
+    cfg = load_config(args.config, preset=args.preset, overrides=overrides)
+    out = check_output_dir(args.out, cfg.to_dict(), force=args.force)
+    atomic_write_json(out / "run.json", run_info(cfg.to_dict(), "running"))
+    try:
+        result = compare(cfg, callback=_progress(args.quiet))
+    except BaseException:
+        atomic_write_json(out / "run.json", run_info(cfg.to_dict(), "failed"))
+        raise
+    paths = write_report(result, out)
+    print(summary_table(result))
+    print(f"kernel drift {result.kernel_drift:.4f}, init kernel error "
+          f"{result.init_kernel_error:.4f}, lr {result.lr:.4g} (limit {result.lr_limit:.4g})")
+    print(f"report: {paths['report.md']}")
+    if result.diverged:
+        _print_error(
+            f"training diverged (lr {result.lr:.4g} vs the stability limit 2/lambda_max = "
+            f"{result.lr_limit:.4g}); lower --lr"
+        )
+        return 1
+    return 0
+
+
 # ----------------------------------------------------------------------------- main
 # One entry per subcommand; each adds its parser and sets ``run`` (see the module docstring).
-_COMMANDS = (_add_spectrum,)
+_COMMANDS = (_add_spectrum, _add_compare)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,10 +407,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else _USAGE_EXIT)
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+            # Show what concerns the user's result (e.g. an unmet quadrature tolerance);
+            # hide deprecation noise from dependencies.
+            warnings.simplefilter("ignore")
+            warnings.simplefilter("always", RuntimeWarning)
+            warnings.simplefilter("always", UserWarning)
             status = args.run(args)
-        for w in caught:
-            print(f"{_PROG}: warning: {_one_line(str(w.message))}", file=sys.stderr)
+        for message in dict.fromkeys(_one_line(str(w.message)) for w in caught):
+            print(f"{_PROG}: warning: {message}", file=sys.stderr)
         return status
     except (ValueError, TypeError, OSError) as e:
         _print_error(str(e) or type(e).__name__)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, SymmetricalLogLocator
 from matplotlib.transforms import blended_transform_factory
 
 from ntkspec._io import atomic_write_bytes
@@ -29,6 +30,7 @@ from ntkspec.train import TrainRecord
 __all__ = ["plot_spectrum", "plot_decay", "plot_heatmap", "check_figure_path"]
 
 _DPI = 150
+_DECAY_FLOOR = 1e-16
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -93,6 +95,16 @@ def _labels(labels, n: int, default) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- spectrum
+def _zero_within_error(s: Spectrum) -> np.ndarray:
+    """Degrees whose λ_k is zero to working accuracy: ``|λ_k| <= max(error_k, 16 ε max|λ|)``.
+
+    The quadrature error estimate does not include rounding noise (~ε·max|λ|), hence the
+    floor. (The ``ntkspec`` table marks the same degrees.)
+    """
+    floor = 16.0 * np.finfo(np.float64).eps * float(np.max(np.abs(s.eigenvalues)))
+    return np.abs(s.eigenvalues) <= np.maximum(s.error, floor)
+
+
 def _power_law_fit(s: Spectrum, kmin: int, kmax: int) -> tuple[np.ndarray, np.ndarray, float]:
     """(k, C k^p, p) over the fitted range, p from :meth:`Spectrum.decay_exponent`."""
     p = s.decay_exponent(kmin, kmax)  # validates the range, raises if < 2 usable points
@@ -115,8 +127,9 @@ def plot_spectrum(
 ) -> Figure:
     """Eigenvalues λ_k against degree k on logarithmic axes, one curve per spectrum.
 
-    Only eigenvalues that are positive *and* larger than their error estimate are drawn on
-    the curve. Eigenvalues that are zero within the error estimate (e.g. the odd degrees
+    Only eigenvalues that are positive *and* larger than their error estimate (plus a
+    rounding floor of 16 ε max|λ|) are drawn on the curve. Eigenvalues that are zero within
+    that accuracy (e.g. the odd degrees
     k >= 3 of a bias-free two-layer ReLU kernel) are marked with ``x`` along the bottom edge of
     the axes instead. The x axis is ``symlog`` (linear on [0, 1], logarithmic beyond), so
     λ_0 is shown and power laws k^p are straight lines for k >= 1.
@@ -143,16 +156,18 @@ def plot_spectrum(
         kmax = check_int("fit kmax", fit[1], minimum=kmin + 1)
         for s in items:
             if kmax > s.kmax:
-                raise ValueError(f"Expected fit kmax <= the spectrum's kmax = {s.kmax}; got {kmax}.")
+                raise ValueError(
+                    f"Expected fit kmax <= the spectrum's kmax = {s.kmax}; got {kmax}."
+                )
     fmt = None if path is None else check_figure_path(path)
     fig, ax = _figure_and_axes(ax, (6.0, 4.2))
     bottom = blended_transform_factory(ax.transData, ax.transAxes)
     zero_labelled = False
     for s, name in zip(items, names, strict=True):
-        k, lam, err = s.degrees, s.eigenvalues, s.error
-        shown = (lam > 0) & (lam > err)
+        k, lam = s.degrees, s.eigenvalues
+        zero = _zero_within_error(s)
+        shown = (lam > 0) & ~zero
         (line,) = ax.plot(k[shown], lam[shown], "o-", ms=3, lw=1.2, label=name)
-        zero = np.abs(lam) <= err
         if zero.any():
             ax.plot(
                 k[zero],
@@ -162,17 +177,21 @@ def plot_spectrum(
                 color=line.get_color(),
                 transform=bottom,
                 clip_on=False,
-                label=None if zero_labelled else "λ_k = 0 within error",
+                label=None if zero_labelled else r"$\lambda_k = 0$ within error",
             )
             zero_labelled = True
         if fit is not None:
             kk, yy, p = _power_law_fit(s, kmin, kmax)
-            ax.plot(kk, yy, ":", lw=1.5, color=line.get_color(), label=f"fit ∝ k^{p:.2f}")
+            ax.plot(
+                kk, yy, ":", lw=1.5, color=line.get_color(), label=rf"fit $\propto k^{{{p:.2f}}}$"
+            )
     ax.set_xscale("symlog", linthresh=1.0, linscale=0.4)
+    ax.xaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=1.0, subs=(1, 2, 5)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
     ax.set_yscale("log")
     ax.set_xlim(left=0)
-    ax.set_xlabel("degree k")
-    ax.set_ylabel("eigenvalue λ_k")
+    ax.set_xlabel("degree $k$")
+    ax.set_ylabel(r"eigenvalue $\lambda_k$")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
     _save(fig, path, fmt)
@@ -203,7 +222,8 @@ def plot_decay(
     initial value ``.initial``) dashed, measurements (:class:`~ntkspec.train.TrainRecord`,
     initial value the record at step 0) solid, one colour per degree shared by all inputs.
     Degrees whose initial norm is 0 have nothing to normalize and are skipped for that input;
-    non-positive values are left out of the log plot.
+    non-positive values are left out of the log plot, and the y axis stops at 1e-16 (float64
+    round-off) when the data go below it.
 
     Args:
       predictions_or_records: one Prediction/TrainRecord or a sequence mixing both.
@@ -248,10 +268,13 @@ def plot_decay(
             rel = np.where(rel > 0, rel, np.nan)
             ax.plot(it.times, rel, "--" if theory else "-", color=colors[k], lw=1.4)
     ax.set_yscale("log")
-    ax.set_xlabel("step t")
-    ax.set_ylabel("‖Π_k r_t‖ / ‖Π_k r_0‖")
+    low, high = ax.get_ylim()
+    if low < _DECAY_FLOOR < high:  # below ~1e-16 relative nothing is measurable
+        ax.set_ylim(bottom=_DECAY_FLOOR)
+    ax.set_xlabel("step $t$")
+    ax.set_ylabel(r"$\|\Pi_k r_t\| \,/\, \|\Pi_k r_0\|$")
     ax.grid(True, which="major", alpha=0.3)
-    handles = [Line2D([], [], color=colors[k], label=f"k = {k}") for k in chosen[:12]]
+    handles = [Line2D([], [], color=colors[k], label=f"$k = {k}$") for k in chosen[:12]]
     if len(chosen) > 12:
         handles.append(Line2D([], [], color="none", label=f"… ({len(chosen) - 12} more)"))
     handles += [
@@ -329,9 +352,9 @@ def plot_heatmap(
         cmap="viridis",
         shading="flat",
     )
-    fig.colorbar(mesh, ax=ax, label="fraction learned  1 − ‖Π_k r_t‖/‖Π_k r_0‖")
-    ax.set_xlabel("step t")
-    ax.set_ylabel("degree k")
+    fig.colorbar(mesh, ax=ax, label=r"learned fraction $1 - \|\Pi_k r_t\| / \|\Pi_k r_0\|$")
+    ax.set_xlabel("step $t$")
+    ax.set_ylabel("degree $k$")
     if title is not None:
         ax.set_title(str(title))
     _save(fig, path, fmt)

@@ -70,8 +70,9 @@ def test_init_shapes_dtype_and_determinism():
     ):
         np.testing.assert_array_equal(a, b)
         assert not np.array_equal(a, c)
-    p64 = mlp(1, 5, dtype=jnp.float64).init(jax.random.key(7), 4)
-    assert all(leaf.dtype == jnp.float64 for leaf in jax.tree.leaves(p64))
+    with _compat.enable_x64():
+        p64 = mlp(1, 5, dtype=jnp.float64).init(jax.random.key(7), 4)
+        assert all(leaf.dtype == jnp.float64 for leaf in jax.tree.leaves(p64))
     # The draws do not depend on the activation or variances (only on key and shapes).
     q = mlp(3, 5, "erf", bias_var=0.4).init(jax.random.key(7), 4)
     for a, b in zip(jax.tree.leaves(p), jax.tree.leaves(q), strict=True):
