@@ -14,7 +14,10 @@ Uses only the public API. Errors are computed exactly: each float64 result is co
 ``Fraction`` and compared with the 32-digit reference. Timings are medians after a warm-up
 (JIT compile); every ratio compares numbers measured in this run.
 
-    .venv/bin/python benchmarks/bench_spectrum.py [--quick] [--json FILE]
+    .venv/bin/python -m benchmarks.bench_spectrum [--quick] [--json FILE] [--only SECTION]
+
+(or ``python benchmarks/bench_spectrum.py`` with ntkspec installed or ``PYTHONPATH=.``).
+Results and their interpretation: BENCHMARKS.md, "Spectrum accuracy and speed".
 """
 
 from __future__ import annotations

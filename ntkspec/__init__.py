@@ -3,6 +3,7 @@
 Public API (see README.md): sphere geometry, infinite-width kernels, Funk–Hecke spectra.
 """
 
+from ntkspec.compare import CompareConfig, Comparison, compare
 from ntkspec.dynamics import (
     Prediction,
     max_stable_lr,
@@ -12,10 +13,10 @@ from ntkspec.dynamics import (
     sobolev_weights,
     steps_to_fit,
 )
-from ntkspec.compare import CompareConfig, Comparison, compare
 from ntkspec.empirical import empirical_ntk
 from ntkspec.kernels import Kernel, mlp_kernel
 from ntkspec.models import mlp
+from ntkspec.spectrum import Spectrum, spectrum
 from ntkspec.sphere import (
     degree_energy,
     equispaced_circle,
@@ -24,7 +25,6 @@ from ntkspec.sphere import (
     random_harmonic,
     sample_sphere,
 )
-from ntkspec.spectrum import Spectrum, spectrum
 from ntkspec.train import TrainRecord, train
 
 __version__ = "0.1.0"

@@ -62,7 +62,9 @@ def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
-        raise TypeError(f"Expected {name} to be a real array of shape (n, d); got dtype {arr.dtype}.")
+        raise TypeError(
+            f"Expected {name} to be a real array of shape (n, d); got dtype {arr.dtype}."
+        )
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 2:
         raise ValueError(
             f"Expected {name} of shape (n, d) with n >= 1 and d >= 2 (points on S^(d-1)); "

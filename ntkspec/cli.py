@@ -277,14 +277,18 @@ def _int_list(text: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
 
 
 def _float_list(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
 
 
 def _add_compare(subparsers) -> None:
@@ -300,13 +304,24 @@ def _add_compare(subparsers) -> None:
             "figures to --out. Precedence: --preset, then --config, then explicit flags."
         ),
     )
-    p.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                   help="named configuration (default: sphere3)")
-    p.add_argument("--config", metavar="FILE.toml", default=None,
-                   help="TOML file with CompareConfig fields (e.g. dim = 3, degrees = [1, 2, 4])")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="named configuration (default: sphere3)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        default=None,
+        help="TOML file with CompareConfig fields (e.g. dim = 3, degrees = [1, 2, 4])",
+    )
     p.add_argument("--out", metavar="DIR", default="ntkspec-out", help="output directory")
-    p.add_argument("--force", action="store_true",
-                   help="overwrite an output directory that holds a different run")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite an output directory that holds a different run",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     for flag, typ, hlp in [
         ("--dim", int, "ambient dimension d"),
@@ -338,8 +353,12 @@ def _progress(quiet: bool):
         width = 30
         done = int(width * step / max(total, 1))
         end = "\n" if step >= total else ""
-        print(f"\rtraining [{'#' * done}{'.' * (width - done)}] {step}/{total}", end=end,
-              file=sys.stderr, flush=True)
+        print(
+            f"\rtraining [{'#' * done}{'.' * (width - done)}] {step}/{total}",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
 
     return callback
 
@@ -348,9 +367,24 @@ def _run_compare(args: argparse.Namespace) -> int:
     from ntkspec.compare import compare, load_config
     from ntkspec.report import check_output_dir, run_info, summary_table, write_report
 
-    names = ("dim", "depth", "activation", "weight_var", "bias_var", "first_layer_var", "width",
-             "n", "sampling", "degrees", "amplitudes", "lr", "lr_fraction", "steps",
-             "record_every", "seed")
+    names = (
+        "dim",
+        "depth",
+        "activation",
+        "weight_var",
+        "bias_var",
+        "first_layer_var",
+        "width",
+        "n",
+        "sampling",
+        "degrees",
+        "amplitudes",
+        "lr",
+        "lr_fraction",
+        "steps",
+        "record_every",
+        "seed",
+    )
     overrides = {k: getattr(args, k) for k in names}
     cfg = load_config(args.config, preset=args.preset, overrides=overrides)
     out = check_output_dir(args.out, cfg.to_dict(), force=args.force)
@@ -362,8 +396,10 @@ def _run_compare(args: argparse.Namespace) -> int:
         raise
     paths = write_report(result, out)
     print(summary_table(result))
-    print(f"kernel drift {result.kernel_drift:.4f}, init kernel error "
-          f"{result.init_kernel_error:.4f}, lr {result.lr:.4g} (limit {result.lr_limit:.4g})")
+    print(
+        f"kernel drift {result.kernel_drift:.4f}, init kernel error "
+        f"{result.init_kernel_error:.4f}, lr {result.lr:.4g} (limit {result.lr_limit:.4g})"
+    )
     print(f"report: {paths['report.md']}")
     if result.diverged:
         _print_error(

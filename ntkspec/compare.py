@@ -251,8 +251,10 @@ class Comparison:
 
         def fl(a):
             a = np.asarray(a, dtype=np.float64)
-            return [None if not np.isfinite(x) else float(x) for x in a.ravel()] if a.ndim else (
-                None if not np.isfinite(a) else float(a)
+            return (
+                [None if not np.isfinite(x) else float(x) for x in a.ravel()]
+                if a.ndim
+                else (None if not np.isfinite(a) else float(a))
             )
 
         def curves(a):
@@ -297,8 +299,9 @@ def _points(cfg: CompareConfig, key) -> np.ndarray:
 def _target(cfg: CompareConfig, X: np.ndarray, key) -> np.ndarray:
     """Σ_k A_k h_k with unit-norm random harmonics h_k (on S^1: √2 sin(kθ + φ_k))."""
     y = np.zeros(len(X))
-    for k, amp, kk in zip(cfg.degrees, cfg.amplitudes, jax.random.split(key, len(cfg.degrees)),
-                          strict=True):
+    for k, amp, kk in zip(
+        cfg.degrees, cfg.amplitudes, jax.random.split(key, len(cfg.degrees)), strict=True
+    ):
         if cfg.sampling == "equispaced":
             phase = float(jax.random.uniform(kk, (), minval=0.0, maxval=2 * np.pi))
             theta = np.arctan2(X[:, 1], X[:, 0])
@@ -343,8 +346,9 @@ def compare(
     degrees = np.asarray(cfg.degrees, dtype=np.int64)
     kmax = int(degrees.max()) + 1
 
-    kernel = mlp_kernel(cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var,
-                        cfg.first_layer_var)
+    kernel = mlp_kernel(
+        cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
+    )
     spec = spectrum(kernel, cfg.dim, kmax)
     X = _points(cfg, k_points)
     y = _target(cfg, X, k_target)
@@ -357,27 +361,46 @@ def compare(
     lr_limit = max_stable_lr(K_inf)
     lr = cfg.lr if cfg.lr is not None else cfg.lr_fraction * lr_limit
 
-    model = mlp(cfg.depth, cfg.width, cfg.activation, cfg.weight_var, cfg.bias_var,
-                cfg.first_layer_var, centered=True)
+    model = mlp(
+        cfg.depth,
+        cfg.width,
+        cfg.activation,
+        cfg.weight_var,
+        cfg.bias_var,
+        cfg.first_layer_var,
+        centered=True,
+    )
     params = model.init(k_init, cfg.dim)
     Xj = jax.numpy.asarray(X, dtype=jax.numpy.float32)
     K0 = np.asarray(empirical_ntk(model.apply, params, Xj), dtype=np.float64)
     K0 = 0.5 * (K0 + K0.T)
 
-    params_T, record = train(model.apply, params, Xj, y.astype(np.float32), lr=lr,
-                             steps=cfg.steps, record_every=cfg.record_every, kmax=kmax,
-                             callback=callback)
+    params_T, record = train(
+        model.apply,
+        params,
+        Xj,
+        y.astype(np.float32),
+        lr=lr,
+        steps=cfg.steps,
+        record_every=cfg.record_every,
+        kmax=kmax,
+        callback=callback,
+    )
     times = record.times
     measured = _normalized(record.norms, record.norms[0], degrees)
 
     e0 = degree_energy(X, r0, kmax)
     operator = predict_residual(spec, e0, lr, cfg.steps, times=times, allow_unstable=True)
-    gram = predict_residual_gram(K_inf, X, r0, lr, cfg.steps, kmax=kmax, times=times,
-                                 allow_unstable=True)
-    emp = predict_residual_gram(K0, X, r0, lr, cfg.steps, kmax=kmax, times=times,
-                                allow_unstable=True)
-    curves = {name: _normalized(p.norms, p.initial, degrees)
-              for name, p in (("op", operator), ("gram", gram), ("emp", emp))}
+    gram = predict_residual_gram(
+        K_inf, X, r0, lr, cfg.steps, kmax=kmax, times=times, allow_unstable=True
+    )
+    emp = predict_residual_gram(
+        K0, X, r0, lr, cfg.steps, kmax=kmax, times=times, allow_unstable=True
+    )
+    curves = {
+        name: _normalized(p.norms, p.initial, degrees)
+        for name, p in (("op", operator), ("gram", gram), ("emp", emp))
+    }
 
     KT = np.asarray(empirical_ntk(model.apply, params_T, Xj), dtype=np.float64)
     drift = float(np.linalg.norm(KT - K0) / np.linalg.norm(K0))
@@ -411,4 +434,3 @@ def compare(
         diverged=bool(record.diverged),
         train_record=record,
     )
-

@@ -101,7 +101,9 @@ def _h(x):
     """h(x) = sin x - x cos x for x in [0, π], with a series below 1 (no cancellation)."""
     x2 = x * x
     # Σ_{m>=1} (-1)^{m+1} 2m x^{2m+1} / (2m+1)!, Horner in x², 10 terms: error < 1e-19 for x < 1.
-    coeffs = [(-1) ** (m + 1) * 2 * m / float(np.prod(np.arange(1, 2 * m + 2))) for m in range(1, 11)]
+    coeffs = [
+        (-1) ** (m + 1) * 2 * m / float(np.prod(np.arange(1, 2 * m + 2))) for m in range(1, 11)
+    ]
     series = jnp.zeros_like(x)
     for c in reversed(coeffs):
         series = series * x2 + c

@@ -102,8 +102,9 @@ def _decay_figure(c: Comparison, path: Path) -> None:
     ax.set_ylim(1e-3, 1.5)
     ax.set_xlabel("GD step t")
     ax.set_ylabel("‖Π_k r_t‖ / ‖Π_k r_0‖")
-    ax.set_title("measured (solid), operator (1-ηλ_k)^t (dashed), empirical NTK (dotted)",
-                 fontsize=8)
+    ax.set_title(
+        "measured (solid), operator (1-ηλ_k)^t (dashed), empirical NTK (dotted)", fontsize=8
+    )
     ax.legend(fontsize=8)
     _save(fig, path)
 
@@ -115,8 +116,7 @@ def _heatmap_figure(c: Comparison, path: Path) -> None:
     ax1, ax2 = fig.subplots(1, 2)
     rows = np.arange(len(c.degrees))  # one equal-height row per target degree
     plot_heatmap(c.times, rows, 1.0 - c.measured, ax=ax1, title="measured: learned fraction")
-    plot_heatmap(c.times, rows, 1.0 - c.predicted, ax=ax2,
-                 title="NTK prediction: 1 − |1 − ηλ_k|^t")
+    plot_heatmap(c.times, rows, 1.0 - c.predicted, ax=ax2, title="NTK prediction: 1 − |1 − ηλ_k|^t")
     for ax in (ax1, ax2):
         ax.set_yticks(rows, [str(k) for k in c.degrees])
         ax.set_xscale("symlog", linthresh=max(1, c.config.record_every))
@@ -136,14 +136,28 @@ def write_report(c: Comparison, out: str | os.PathLike) -> dict[str, Path]:
     """
     out = Path(out)
     cfg = c.config
-    paths = {name: out / name for name in
-             ("metrics.json", "run.json", "spectrum.png", "decay.png", "heatmap.png", "report.md")}
+    paths = {
+        name: out / name
+        for name in (
+            "metrics.json",
+            "run.json",
+            "spectrum.png",
+            "decay.png",
+            "heatmap.png",
+            "report.md",
+        )
+    }
     atomic_write_json(paths["metrics.json"], c.to_dict())
-    kernel = mlp_kernel(cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var,
-                        cfg.first_layer_var)
+    kernel = mlp_kernel(
+        cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
+    )
     wide = spectrum(kernel, cfg.dim, max(64, int(c.degrees.max())))
-    plot_spectrum(wide, [f"NTK, depth {cfg.depth}, {cfg.activation}, S^{cfg.dim - 1}"],
-                  path=paths["spectrum.png"], fit=(16, wide.kmax))
+    plot_spectrum(
+        wide,
+        [f"NTK, depth {cfg.depth}, {cfg.activation}, S^{cfg.dim - 1}"],
+        path=paths["spectrum.png"],
+        fit=(16, wide.kmax),
+    )
     _decay_figure(c, paths["decay.png"])
     _heatmap_figure(c, paths["heatmap.png"])
     status = "diverged" if c.diverged else "done"

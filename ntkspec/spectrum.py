@@ -3,7 +3,8 @@
 A zonal kernel κ(<x, x'>) acts on L²(S^{d-1}, σ) (σ the *normalized* uniform measure) with the
 spherical harmonics of degree k as eigenfunctions, eigenvalue
 
-    λ_k = c_d ∫_{-1}^{1} κ(t) P_k(t) (1 - t²)^{(d-3)/2} dt = c_d ∫_0^π κ(cos θ) P_k(cos θ) sin^{d-2}θ dθ,
+    λ_k = c_d ∫_{-1}^{1} κ(t) P_k(t) (1 - t²)^{(d-3)/2} dt
+        = c_d ∫_0^π κ(cos θ) P_k(cos θ) sin^{d-2}θ dθ,
 
 multiplicity N(d, k), ``c_d = Γ(d/2) / (√π Γ((d-1)/2))`` (THEORY.md §1). Mercer:
 ``κ(t) = Σ_k N(d,k) λ_k P_k(t)`` and the trace ``κ(1) = Σ_k N(d,k) λ_k``.
@@ -95,7 +96,9 @@ class Spectrum:
         P = gegenbauer(self.kmax, self.dim, np.clip(np.asarray(t, dtype=np.float64), -1, 1))
         return np.tensordot(self.multiplicities * self.eigenvalues, P, axes=1)
 
-    def decay_exponent(self, kmin: int, kmax: int | None = None, *, parity: str | None = None) -> float:
+    def decay_exponent(
+        self, kmin: int, kmax: int | None = None, *, parity: str | None = None
+    ) -> float:
         """Least-squares slope of log λ_k vs log k over ``kmin <= k <= kmax``.
 
         NTKs decay like k^{-d}, NNGPs like k^{-d-2} (Bietti & Mairal 2019). Only λ_k above

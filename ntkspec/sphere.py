@@ -154,13 +154,7 @@ def _log_multiplicity(d: int, k: np.ndarray) -> np.ndarray:
     if d == 2:
         return np.where(k == 0, 0.0, np.log(2.0))
     kk = np.maximum(k, 1.0)
-    val = (
-        np.log(2 * kk + d - 2)
-        - np.log(kk)
-        + gammaln(kk + d - 2)
-        - gammaln(d - 1.0)
-        - gammaln(kk)
-    )
+    val = np.log(2 * kk + d - 2) - np.log(kk) + gammaln(kk + d - 2) - gammaln(d - 1.0) - gammaln(kk)
     return np.where(k == 0, 0.0, val)
 
 
@@ -254,7 +248,9 @@ def _dft_energy(F: np.ndarray, kmax: int) -> np.ndarray:
     return out
 
 
-def random_harmonic(key: jax.Array, X: ArrayLike, k: int, *, terms: int | None = None) -> np.ndarray:
+def random_harmonic(
+    key: jax.Array, X: ArrayLike, k: int, *, terms: int | None = None
+) -> np.ndarray:
     """Values at ``X`` of a random spherical harmonic of degree ``k`` with unit L²(σ) norm.
 
     The harmonic is ``h(x) = Σ_j a_j P_k(<x, z_j>)`` with random directions ``z_j`` on the

@@ -163,17 +163,21 @@ def test_quadrature_activation_against_scipy_dblquad(name, fn):
     from scipy.special import erf
 
     if fn is None:
+
         def fn(x):
             return 0.5 * x * (1 + erf(x / np.sqrt(2)))
+
     k = mlp_kernel(1, name, bias_var=0.1)
     q = 1.1  # q_0 = σ_w0² + σ_b²
     for t in [-0.7, 0.2, 0.95]:
         s = t + 0.1
         rho = s / q
-        def integrand(z2, z1):
+
+        def integrand(z2, z1, rho=rho):
             u = np.sqrt(q) * z1
             v = np.sqrt(q) * (rho * z1 + np.sqrt(1 - rho**2) * z2)
             return fn(u) * fn(v) * np.exp(-(z1**2 + z2**2) / 2) / (2 * np.pi)
+
         e, _ = integrate.dblquad(integrand, -10, 10, -10, 10, epsabs=1e-13, epsrel=1e-12)
         assert float(k.nngp(t)) == pytest.approx(e + 0.1, rel=1e-9)
 

@@ -16,8 +16,10 @@ CIRCLE = dict(n=128, steps=800, record_every=5, degrees=[1, 2, 4, 8])
 
 @pytest.fixture(scope="module")
 def runs():
-    return {w: compare(load_config(preset="circle", overrides=dict(CIRCLE, width=w)))
-            for w in (512, 8192)}
+    return {
+        w: compare(load_config(preset="circle", overrides=dict(CIRCLE, width=w)))
+        for w in (512, 8192)
+    }
 
 
 def test_agreement_within_kernel_error(runs):

@@ -13,6 +13,7 @@ import pytest
 from scipy.special import gammaln, spherical_in
 
 from ntkspec import Spectrum, mlp_kernel, multiplicity, sample_sphere, spectrum
+
 spectrum_module = importlib.import_module("ntkspec.spectrum")
 
 DATA = Path(__file__).parent / "data" / "spectra_reference.json"
@@ -81,8 +82,13 @@ def test_monomials_closed_form(d, n):
             ref = 0.0
         else:
             ref = np.exp(
-                gammaln(n + 1) - gammaln(n - k + 1) + gammaln(d / 2) + gammaln((n - k + 1) / 2)
-                - 0.5 * np.log(np.pi) - k * np.log(2) - gammaln((n + k + d) / 2)
+                gammaln(n + 1)
+                - gammaln(n - k + 1)
+                + gammaln(d / 2)
+                + gammaln((n - k + 1) / 2)
+                - 0.5 * np.log(np.pi)
+                - k * np.log(2)
+                - gammaln((n + k + d) / 2)
             )
         # abs: the float64 floor of the rule, a few ulps of λ_max (= λ_0 for these).
         assert s.eigenvalues[k] == pytest.approx(ref, rel=1e-13, abs=4e-16 * s.eigenvalues.max())
@@ -94,7 +100,10 @@ def test_exponential_kernel_is_spherical_bessel_on_s2():
     beta = 2.5
     s = spectrum(lambda t: np.exp(beta * t), 3, 40)
     mpmath.mp.dps = 30
-    ref = [float(mpmath.sqrt(mpmath.pi / (2 * beta)) * mpmath.besseli(k + 0.5, beta)) for k in range(41)]
+    ref = [
+        float(mpmath.sqrt(mpmath.pi / (2 * beta)) * mpmath.besseli(k + 0.5, beta))
+        for k in range(41)
+    ]
     np.testing.assert_allclose(spherical_in(np.arange(10), beta), ref[:10], rtol=1e-14)
     # rtol where λ_k is well above the float64 floor (~1e-16·λ_0), atol below it.
     np.testing.assert_allclose(s.eigenvalues, ref, rtol=1e-12, atol=2e-16 * ref[0])
@@ -114,7 +123,9 @@ def test_sum_rule_positivity_and_mercer(act, which):
     # Sum rule: partial sums approach κ(1) from below; the remainder is the tail.
     residual = s.sum_rule_residual()
     assert -1e-13 * s.trace <= residual < 0.02 * s.trace
-    half = Spectrum(d, s.degrees[:201], s.eigenvalues[:201], s.multiplicities[:201], s.trace, s.error[:201])
+    half = Spectrum(
+        d, s.degrees[:201], s.eigenvalues[:201], s.multiplicities[:201], s.trace, s.error[:201]
+    )
     assert half.sum_rule_residual() > residual
     # Mercer reconstruction away from t = 1 (where the tail converges slowest).
     t = np.linspace(-1, 0.9, 39)
@@ -187,11 +198,15 @@ def test_spectrum_independent_of_global_x64_flag():
         " for a in ('relu', 'erf', 'tanh')]))"
     )
     env = dict(os.environ, JAX_ENABLE_X64="0")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert not jax.config.jax_enable_x64 or True
     x64_off = json.loads(out.stdout)
-    x64_on = [spectrum(mlp_kernel(3, a, bias_var=0.1), 3, 50).to_dict()["eigenvalues"]
-              for a in ("relu", "erf", "tanh")]
+    x64_on = [
+        spectrum(mlp_kernel(3, a, bias_var=0.1), 3, 50).to_dict()["eigenvalues"]
+        for a in ("relu", "erf", "tanh")
+    ]
     assert x64_off == x64_on
 
 

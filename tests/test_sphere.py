@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from scipy.special import eval_gegenbauer, roots_jacobi
 
 from ntkspec import sphere
+from ntkspec.spectrum import funk_hecke_constant
 from ntkspec.sphere import (
     degree_energy,
     equispaced_circle,
@@ -16,7 +17,6 @@ from ntkspec.sphere import (
     random_harmonic,
     sample_sphere,
 )
-from ntkspec.spectrum import funk_hecke_constant
 
 
 def test_sample_sphere_unit_norm_and_deterministic(key):
@@ -118,7 +118,7 @@ def test_degree_energy_exact_with_quadrature_weights():
     T, P = np.meshgrid(x, phi, indexing="ij")
     s = np.sqrt(1 - T**2)
     X = np.stack([s * np.cos(P), s * np.sin(P), T], -1).reshape(-1, 3)
-    c = (np.repeat(wx, 32) / 2 / 32)
+    c = np.repeat(wx, 32) / 2 / 32
     f = 0.5 + X[:, 2] + 3 * X[:, 0] * X[:, 1] + (5 * X[:, 2] ** 3 - 3 * X[:, 2]) / 2
     E = degree_energy(X, f, 4, weights=c)
     # ‖Π_k f‖²: const 0.25; z: 1/3; 3xy: 9/15; P_3(z): 1/7.
@@ -136,8 +136,9 @@ def test_degree_energy_dft_path_is_exact_parseval():
     np.testing.assert_allclose(E, ref, atol=1e-13)
     assert E.sum() == pytest.approx(np.mean(f**2), rel=1e-13)
     # The zonal formula agrees with the DFT below Nyquist.
-    E_zonal = sphere._zonal_energy(np.clip(np.asarray(X) @ np.asarray(X).T, -1, 1),
-                                   f[:, None] / n, 2, 31)[0]
+    E_zonal = sphere._zonal_energy(
+        np.clip(np.asarray(X) @ np.asarray(X).T, -1, 1), f[:, None] / n, 2, 31
+    )[0]
     np.testing.assert_allclose(E_zonal, E[:32], atol=1e-12)
 
 

@@ -442,10 +442,14 @@ def main(argv=None):
             check(diff <= CONV_TOL * scale, f"{key} k={k}: rules differ by {diff / scale} * scale")
             if theoretical_zero(act, bv, depth, k):
                 margins[d]["max_theoretical_zero_over_scale"] = max(
-                    margins[d]["max_theoretical_zero_over_scale"], abs(va[k]) / scale,
-                    abs(vb[k]) / scale)
-                check(abs(va[k]) <= ZERO_TOL * scale and abs(vb[k]) <= ZERO_TOL * scale,
-                      f"{key} k={k}: theoretical zero is {vb[k] / scale} * scale")
+                    margins[d]["max_theoretical_zero_over_scale"],
+                    abs(va[k]) / scale,
+                    abs(vb[k]) / scale,
+                )
+                check(
+                    abs(va[k]) <= ZERO_TOL * scale and abs(vb[k]) <= ZERO_TOL * scale,
+                    f"{key} k={k}: theoretical zero is {vb[k] / scale} * scale",
+                )
             else:
                 check(vb[k] > 0, f"{key} k={k}: not positive ({vb[k]})")
                 if vb[k] > 0:
@@ -453,11 +457,13 @@ def main(argv=None):
                     margins[d]["max_rel"] = max(margins[d]["max_rel"], rel)
                     check(rel <= CONV_TOL, f"{key} k={k}: relative rule difference {rel}")
     for d in DIMS:
-        log(f"d={d:3d}: rules A/B max |diff|/scale = "
+        log(
+            f"d={d:3d}: rules A/B max |diff|/scale = "
             f"{mp.nstr(margins[d]['max_abs_over_scale'], 3)}, "
             f"max relative diff (nonzero values) = {mp.nstr(margins[d]['max_rel'], 3)}, "
             f"max |theoretical zero|/scale = "
-            f"{mp.nstr(margins[d]['max_theoretical_zero_over_scale'], 3)}")
+            f"{mp.nstr(margins[d]['max_theoretical_zero_over_scale'], 3)}"
+        )
 
     # --- exact values
     exact_d3 = [mpf(1) / 2, mpf(1) / 3, mpf(5) / 64, 0, mpf(1) / 192, 0, mpf(23) / 16384]
@@ -468,21 +474,27 @@ def main(argv=None):
         lam1 = spec_b[("relu", "0", d, 1, "ntk")][1]
         check(abs(lam1 - mpf(1) / d) <= mpf("1e-100"), f"d={d}: NTK lambda_1 = {lam1} != 1/d")
         lam1 = spec_b[("relu", "0", d, 1, "nngp")][1]
-        check(abs(lam1 - mpf(1) / (2 * d)) <= mpf("1e-100"),
-              f"d={d}: NNGP lambda_1 = {lam1} != 1/(2d)")
+        check(
+            abs(lam1 - mpf(1) / (2 * d)) <= mpf("1e-100"),
+            f"d={d}: NNGP lambda_1 = {lam1} != 1/(2d)",
+        )
 
     # --- kappa(1) and the trace (sum) rule kappa(1) = sum_k N(d,k) lambda_k
     kappa1 = {}
     for act, wv, bv, w0v, _dims, depths in configs():
         for depth in depths:
             for kern in KERNELS:
-                kappa1[(act, bv, depth, kern)] = kappa_one(act, wv, bv, w0v, depth, kern,
-                                                           RULE_B["dps"])
+                kappa1[(act, bv, depth, kern)] = kappa_one(
+                    act, wv, bv, w0v, depth, kern, RULE_B["dps"]
+                )
     for depth in DEPTHS:
-        check(abs(kappa1[("relu", "0", depth, "ntk")] - (depth + 1)) < mpf("1e-100"),
-              f"relu NTK kappa(1) != depth + 1 at depth {depth}")
-        check(abs(kappa1[("relu", "0", depth, "nngp")] - 1) < mpf("1e-100"),
-              "relu NNGP kappa(1) != 1")
+        check(
+            abs(kappa1[("relu", "0", depth, "ntk")] - (depth + 1)) < mpf("1e-100"),
+            f"relu NTK kappa(1) != depth + 1 at depth {depth}",
+        )
+        check(
+            abs(kappa1[("relu", "0", depth, "nngp")] - 1) < mpf("1e-100"), "relu NNGP kappa(1) != 1"
+        )
     deficits, deficits_half = {}, {}
     for key, vb in spec_b.items():
         act, bv, d, depth, kern = key
@@ -508,11 +520,13 @@ def main(argv=None):
                 r = deficits_half[key] / deficits[key]
                 ratios[key] = r
                 check(lo <= r <= hi, f"{key}: trace-deficit ratio K=50/K=100 is {r}")
-    log("trace deficit ratio K=50/K=100 (bias-free relu, d<=5): NTK "
+    log(
+        "trace deficit ratio K=50/K=100 (bias-free relu, d<=5): NTK "
         f"{mp.nstr(min(r for k, r in ratios.items() if k[4] == 'ntk'), 3)}.."
         f"{mp.nstr(max(r for k, r in ratios.items() if k[4] == 'ntk'), 3)}, NNGP "
         f"{mp.nstr(min(r for k, r in ratios.items() if k[4] == 'nngp'), 3)}.."
-        f"{mp.nstr(max(r for k, r in ratios.items() if k[4] == 'nngp'), 3)}")
+        f"{mp.nstr(max(r for k, r in ratios.items() if k[4] == 'nngp'), 3)}"
+    )
     # erf kernels are analytic on [-1.5, 1.5]: for small d the trace closes to many digits
     for key, dfc in deficits.items():
         if key[0] == "erf" and key[2] in (2, 3):
@@ -520,8 +534,10 @@ def main(argv=None):
     worst = {}
     for (act, _bv, d, _depth, _kern), dfc in deficits.items():
         worst[(act, d)] = max(worst.get((act, d), mpf(0)), dfc)
-    log("trace deficit 1 - sum_{k<=100} N(d,k) lambda_k / kappa(1), worst per (act, d): "
-        + ", ".join(f"{a}/d={d}: {mp.nstr(x, 2)}" for (a, d), x in sorted(worst.items())))
+    log(
+        "trace deficit 1 - sum_{k<=100} N(d,k) lambda_k / kappa(1), worst per (act, d): "
+        + ", ".join(f"{a}/d={d}: {mp.nstr(x, 2)}" for (a, d), x in sorted(worst.items()))
+    )
 
     # --- independent adaptive-quadrature cross-checks
     cross = []
@@ -530,13 +546,28 @@ def main(argv=None):
         ref = quad_reference(act, bv, d, depth, kern, k, dps, var)
         ours = spec_b[(act, bv, d, depth, kern)][k]
         rel = abs(ref - ours) / abs(ours)
-        check(rel <= CROSS_TOL, f"quad cross-check {act} b={bv} d={d} L={depth} {kern} k={k}: "
-              f"{ref} vs {ours} (rel {rel})")
-        cross.append({"activation": act, "bias_var": float(bv), "dim": d, "depth": depth,
-                      "kernel": kern, "k": k, "quad_dps": dps, "variable": var,
-                      "rel_diff": mp.nstr(rel, 3)})
-        log(f"quad cross-check {act} b={bv} d={d} L={depth} {kern} k={k} ({var}): "
-            f"rel diff {mp.nstr(rel, 3)} [{time.perf_counter() - tq:.1f}s]")
+        check(
+            rel <= CROSS_TOL,
+            f"quad cross-check {act} b={bv} d={d} L={depth} {kern} k={k}: "
+            f"{ref} vs {ours} (rel {rel})",
+        )
+        cross.append(
+            {
+                "activation": act,
+                "bias_var": float(bv),
+                "dim": d,
+                "depth": depth,
+                "kernel": kern,
+                "k": k,
+                "quad_dps": dps,
+                "variable": var,
+                "rel_diff": mp.nstr(rel, 3),
+            }
+        )
+        log(
+            f"quad cross-check {act} b={bv} d={d} L={depth} {kern} k={k} ({var}): "
+            f"rel diff {mp.nstr(rel, 3)} [{time.perf_counter() - tq:.1f}s]"
+        )
 
     if failures:
         for msg in failures[:50]:
@@ -550,15 +581,23 @@ def main(argv=None):
             for depth in depths:
                 for kern in KERNELS:
                     vb = spec_b[(act, bv, d, depth, kern)]
-                    eig = ["0" if theoretical_zero(act, bv, depth, k) else fmt(vb[k])
-                           for k in range(KMAX + 1)]
-                    cases.append({
-                        "activation": act, "kernel": kern, "dim": d, "depth": depth,
-                        "weight_var": float(wv), "bias_var": float(bv),
-                        "first_layer_var": float(w0v),
-                        "kappa_one": fmt(kappa1[(act, bv, depth, kern)]),
-                        "eigenvalues": eig,
-                    })
+                    eig = [
+                        "0" if theoretical_zero(act, bv, depth, k) else fmt(vb[k])
+                        for k in range(KMAX + 1)
+                    ]
+                    cases.append(
+                        {
+                            "activation": act,
+                            "kernel": kern,
+                            "dim": d,
+                            "depth": depth,
+                            "weight_var": float(wv),
+                            "bias_var": float(bv),
+                            "first_layer_var": float(w0v),
+                            "kappa_one": fmt(kappa1[(act, bv, depth, kern)]),
+                            "eigenvalues": eig,
+                        }
+                    )
     runtime = time.perf_counter() - t_start
     meta = {
         "generator": "tests/data/generate_spectra.py",
@@ -574,22 +613,24 @@ def main(argv=None):
         ),
         "node_counts": {
             "rule_a": {**RULE_A, "total_nodes": RULE_A["panels"] * RULE_A["nodes_per_panel"]},
-            "rule_b_stored": {**RULE_B,
-                              "total_nodes": RULE_B["panels"] * RULE_B["nodes_per_panel"]},
+            "rule_b_stored": {
+                **RULE_B,
+                "total_nodes": RULE_B["panels"] * RULE_B["nodes_per_panel"],
+            },
         },
         "convergence": {
             "criterion": "|A-B| <= 1e-32*scale for all k and |A-B| <= 1e-32*|lambda_k| for "
-                         "every value not zero in theory; scale = max_k |lambda_k|",
+            "every value not zero in theory; scale = max_k |lambda_k|",
             "per_dim": {str(d): {k: mp.nstr(x, 3) for k, x in margins[d].items()} for d in DIMS},
         },
         "quad_cross_checks": cross,
         "accuracy": "every nonzero stored value is correct to >= 30 significant digits relative "
-                    "to itself (hence also absolute error <= 1e-30 * lambda_0); strings carry 32 "
-                    "significant digits",
+        "to itself (hence also absolute error <= 1e-30 * lambda_0); strings carry 32 "
+        "significant digits",
         "zeros": "entries that vanish in theory (bias-free depth-1 relu: odd k >= 3; bias-free "
-                 "erf, any depth: every even k incl. k=0) are stored as the string \"0\"; both "
-                 "rules gave |value| <= 1e-40 * scale for them (see convergence.per_dim."
-                 "max_theoretical_zero_over_scale). No other value is rounded to zero.",
+        'erf, any depth: every even k incl. k=0) are stored as the string "0"; both '
+        "rules gave |value| <= 1e-40 * scale for them (see convergence.per_dim."
+        "max_theoretical_zero_over_scale). No other value is rounded to zero.",
         "conventions": (
             "points on S^{d-1}, t = <x,x'>; depth = number of hidden layers L; "
             "Sigma_0 = first_layer_var*t + bias_var, q_0 = first_layer_var + bias_var, "
