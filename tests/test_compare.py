@@ -1,0 +1,127 @@
+"""The compare pipeline and the `ntkspec compare` command: files, keys, config handling."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ntkspec.cli import main
+from ntkspec.compare import CompareConfig, compare, load_config
+
+FAST = [
+    "--preset",
+    "tiny",
+    "--steps",
+    "60",
+    "--record-every",
+    "20",
+    "--width",
+    "256",
+    "--n",
+    "64",
+    "--quiet",
+]
+
+
+def test_cli_compare_writes_report(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["compare", *FAST, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| k |" in printed and "report:" in printed
+    files = {p.name for p in out.iterdir()}
+    assert {
+        "metrics.json",
+        "run.json",
+        "report.md",
+        "spectrum.png",
+        "decay.png",
+        "heatmap.png",
+    } <= files
+    assert not any(name.endswith(".tmp") for name in files)
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in (
+        "config",
+        "degrees",
+        "times",
+        "measured",
+        "predicted",
+        "predicted_gram",
+        "predicted_empirical",
+        "max_abs_error",
+        "max_abs_error_empirical",
+        "kernel_drift",
+    ):
+        assert key in metrics
+    assert metrics["degrees"] == [1, 2, 4] and metrics["times"][-1] == 60
+    assert np.asarray(metrics["measured"]).shape == (len(metrics["times"]), 3)
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "done" and run["config"] == metrics["config"] and run["devices"]
+    for png in ("spectrum.png", "decay.png", "heatmap.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Same config again into the same directory: allowed; a different one is refused.
+    assert main(["compare", *FAST, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["compare", *FAST, "--seed", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different run" in err[0]
+    assert main(["compare", *FAST, "--seed", "3", "--out", str(out), "--force"]) == 0
+
+
+def test_same_seed_same_metrics(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["compare", *FAST, "--out", str(a)]) == 0
+    assert main(["compare", *FAST, "--out", str(b)]) == 0
+    assert (a / "metrics.json").read_bytes() == (b / "metrics.json").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "extra, text",
+    [
+        (["--degrees", "1,x"], "integers"),
+        (["--degrees", "1,1"], "distinct"),
+        (["--width", "0"], "width >= 1"),
+        (["--lr", "-1"], "lr"),
+        (["--lr-fraction", "1.5"], "lr_fraction"),
+        (["--activation", "swishy"], "activation"),
+        (["--sampling", "equispaced"], "dim = 2"),
+        (["--preset", "nope"], "invalid choice"),
+        (["--config", "/nonexistent/file.toml"], "Cannot read config"),
+        (["--amplitudes", "0.1,0.2"], "one amplitude per degree"),
+        (["--steps", "0"], "steps >= 1"),
+    ],
+)
+def test_cli_compare_bad_input_one_line(tmp_path, capsys, extra, text):
+    assert main(["compare", *FAST, "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("ntkspec: error:")
+    assert text in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "metrics.json").exists()
+
+
+def test_config_file_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("dim = [\n")
+    with pytest.raises(ValueError, match="Invalid TOML"):
+        load_config(bad)
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("dimension = 3\n")
+    with pytest.raises(ValueError, match="Unknown config key"):
+        load_config(unknown)
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('dim = "three"\n')
+    with pytest.raises(TypeError, match="dim"):
+        load_config(wrong)
+    good = tmp_path / "good.toml"
+    good.write_text("dim = 2\nsampling = 'equispaced'\nn = 64\ndegrees = [1, 3]\n")
+    cfg = load_config(good, overrides={"steps": 10})
+    assert cfg.dim == 2 and cfg.degrees == (1, 3) and cfg.steps == 10
+    assert cfg.amplitudes == (0.1, 0.1)
+
+
+def test_compare_api_accepts_mapping_and_rejects_other():
+    c = compare({"width": 128, "n": 32, "steps": 20, "record_every": 10})
+    assert c.measured.shape == (3, 3) and np.isfinite(c.kernel_drift)
+    with pytest.raises(TypeError, match="CompareConfig"):
+        compare([1, 2])
+    with pytest.raises(ValueError, match="Nyquist"):
+        CompareConfig(dim=2, sampling="equispaced", n=8, degrees=(1, 4)).validated()
