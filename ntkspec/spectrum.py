@@ -28,6 +28,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable
+from typing import NamedTuple
 from pathlib import Path
 
 import jax
@@ -39,9 +40,9 @@ from ntkspec import _compat
 from ntkspec._io import atomic_savez, atomic_write_json
 from ntkspec._validate import check_choice, check_int, check_positive
 from ntkspec.kernels import Kernel
-from ntkspec.sphere import gegenbauer, multiplicity
+from ntkspec.sphere import check_points, degree_energy, gegenbauer, multiplicity
 
-__all__ = ["Spectrum", "spectrum", "funk_hecke_constant"]
+__all__ = ["Spectrum", "spectrum", "funk_hecke_constant", "gram_spectrum", "eig_degrees", "EigDegrees"]
 
 _MAX_PANELS = 1 << 13
 
@@ -280,7 +281,7 @@ def _funk_hecke(kappa, which: str, panels: int, d: int, kmax: int) -> np.ndarray
     lam = np.empty(kmax + 1)
     p, dp = np.ones_like(t), np.zeros_like(t)
     for k in range(kmax + 1):
-        lam[k] = f[k % 2] @ p
+        lam[k] = np.sum(f[k % 2] * p)  # not BLAS: per-degree dots thrash its threads
         # k = 0: P_1 = t for every d (the general formula is 0/0 at d = 2).
         alpha, beta = ((2 * k + d - 2) / (k + d - 2), k / (k + d - 2)) if k else (1.0, 0.0)
         dp = beta * dp - alpha * a * p
@@ -364,3 +365,114 @@ def spectrum(
         error=err,
         kernel=label,
     )
+
+
+def _sample_weights(weights, n: int) -> np.ndarray:
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    c = np.asarray(weights, dtype=np.float64)
+    if c.shape != (n,) or not np.isfinite(c).all() or (c < 0).any():
+        raise ValueError(f"Expected weights of shape ({n},), finite and non-negative; got {c.shape}.")
+    return c
+
+
+def _check_square(K, n: int) -> np.ndarray:
+    A = np.asarray(K, dtype=np.float64)
+    if A.shape != (n, n) or not np.isfinite(A).all():
+        raise ValueError(
+            f"Expected a finite Gram matrix K of shape ({n}, {n}) matching X; got {A.shape}."
+        )
+    return A
+
+
+def gram_spectrum(K, X, kmax: int, *, weights=None) -> Spectrum:
+    """Per-degree eigenvalue estimates from a Gram matrix on sample points (zonal projection).
+
+    By the addition theorem, ``λ_k = ∫∫ κ(<x,y>) P_k(<x,y>) dσ(x) dσ(y)`` for a zonal kernel, so
+
+        λ̂_k = Σ_{i≠j} c_i c_j K_ij P_k(<x_i, x_j>) / Σ_{i≠j} c_i c_j
+
+    with quadrature weights c (default 1/n: uniform samples; the diagonal is left out so the
+    estimate is unbiased — the diagonal alone would add ~κ(1)/n to every degree). For uniform
+    samples it converges to the Funk–Hecke λ_k at the Monte-Carlo rate 1/√n; for any Gram
+    (e.g. an empirical NTK) it is the degree-k average of the kernel.
+
+    Args:
+      K: Gram matrix ``(n, n)``.
+      X: points ``(n, d)`` on the unit sphere.
+      kmax: highest degree.
+      weights: optional quadrature weights ``(n,)`` (Σ c_i g(x_i) ≈ ∫ g dσ).
+
+    Returns:
+      A :class:`Spectrum` with ``kernel="gram"``, ``trace = Σ c_i K_ii / Σ c_i`` and ``error``
+      all 0 (no error estimate is attempted).
+    """
+    Xn = check_points(X)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=100_000)
+    n, d = Xn.shape
+    if n < 2:
+        raise ValueError(f"Expected at least 2 points; got {n}.")
+    A = _check_square(K, n)
+    c = _sample_weights(weights, n)
+    W = c[:, None] * A * c[None, :]
+    np.fill_diagonal(W, 0.0)
+    norm = c.sum() ** 2 - np.sum(c * c)
+    G = np.clip(Xn @ Xn.T, -1.0, 1.0)
+    lam = np.empty(kmax + 1)
+    p_prev, p = None, np.ones_like(G)
+    for k in range(kmax + 1):
+        if k == 1:
+            p_prev, p = p, G
+        elif k > 1:
+            p_prev, p = p, ((2 * k + d - 4) * G * p - (k - 1) * p_prev) / (k + d - 3)
+        lam[k] = np.sum(W * p) / norm
+    degrees = np.arange(kmax + 1, dtype=np.int64)
+    return Spectrum(
+        dim=d,
+        degrees=degrees,
+        eigenvalues=lam,
+        multiplicities=multiplicity(d, degrees),
+        trace=float(np.sum(c * np.diag(A)) / c.sum()),
+        error=np.zeros(kmax + 1),
+        kernel="gram",
+    )
+
+
+class EigDegrees(NamedTuple):
+    """Eigenpairs of a sample Gram operator and the degree content of each eigenvector.
+
+    Attributes:
+      eigenvalues: float64 ``(n,)`` eigenvalues of ``K/n`` (or ``C^{1/2} K C^{1/2}``), descending.
+      eigenvectors: float64 ``(n, n)``, column i belongs to ``eigenvalues[i]``.
+      fractions: float64 ``(n, kmax + 1)``: the fraction of eigenvector i's energy in degree k
+        (rows sum to ≤ 1; the rest lies above kmax or is sampling leakage).
+      degree: int64 ``(n,)``, the dominant degree of each eigenvector.
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray
+    fractions: np.ndarray
+    degree: np.ndarray
+
+
+def eig_degrees(K, X, kmax: int, *, weights=None) -> EigDegrees:
+    """Full eigendecomposition of the Gram operator with each eigenvector's degree content.
+
+    The operator is ``K/n`` for uniform samples, or the symmetric ``C^{1/2} K C^{1/2}`` for
+    quadrature weights ``c`` (similar to ``K C``). Each eigenvector (as a function on the
+    sample, ``C^{-1/2} v``) is split into degrees with :func:`ntkspec.sphere.degree_energy`.
+    Cost O(n³) plus O(kmax · n³) for the projections: meant for n up to a few thousand.
+    """
+    Xn = check_points(X)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=10_000)
+    n = Xn.shape[0]
+    A = _check_square(K, n)
+    c = _sample_weights(weights, n)
+    root = np.sqrt(c)
+    mu, V = np.linalg.eigh(root[:, None] * (0.5 * (A + A.T)) * root[None, :])
+    mu, V = mu[::-1], V[:, ::-1]
+    F = V / np.where(root > 0, root, 1.0)[:, None]
+    E = degree_energy(Xn, F, kmax, weights=None if weights is None else c)
+    total = np.sum(c[:, None] * F * F, axis=0)
+    fractions = E / np.where(total > 0, total, 1.0)[:, None]
+    return EigDegrees(mu, V, fractions, np.argmax(fractions, axis=1).astype(np.int64))

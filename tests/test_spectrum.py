@@ -227,3 +227,57 @@ def test_spectrum_independent_of_global_x64_flag():
 def test_validation(args, kwargs, exc, msg):
     with pytest.raises(exc, match=msg):
         spectrum(*args, **kwargs)
+
+
+def test_gram_spectrum_converges_to_funk_hecke():
+    from ntkspec.spectrum import gram_spectrum
+
+    kernel = mlp_kernel(2, bias_var=0.1)
+    exact = spectrum(kernel, 3, 8)
+    errs = []
+    for n in (400, 1600):
+        X = sample_sphere(jax.random.key(n), n, 3)
+        est = gram_spectrum(np.asarray(kernel.gram(X)), X, 8)
+        errs.append(np.abs(est.eigenvalues - exact.eigenvalues).max() / exact.eigenvalues[0])
+        assert est.kernel == "gram" and est.trace == pytest.approx(exact.trace, rel=1e-12)
+    # Monte-Carlo error ~ 1/√n: a few percent of λ_0 at n = 400, about half that at 1600.
+    assert errs[1] < 0.03 and errs[1] < errs[0]
+
+
+def test_gram_spectrum_exact_with_quadrature_weights():
+    from ntkspec.spectrum import gram_spectrum
+
+    # Product Gauss grid on S^2, exact for polynomials of degree <= 31 in each variable: the
+    # weighted estimate of a polynomial kernel's λ_k is exact (up to the missing diagonal).
+    x, wx = np.polynomial.legendre.leggauss(24)
+    phi = 2 * np.pi * np.arange(48) / 48
+    T, P = np.meshgrid(x, phi, indexing="ij")
+    s = np.sqrt(1 - T**2)
+    X = np.stack([s * np.cos(P), s * np.sin(P), T], -1).reshape(-1, 3)
+    c = np.repeat(wx, 48) / 2 / 48
+    kappa = lambda t: 1 + t + t**2 + 0.5 * t**5  # noqa: E731
+    K = kappa(np.clip(X @ X.T, -1, 1))
+    est = gram_spectrum(K, X, 6, weights=c)
+    # Leaving out the diagonal removes c_i² κ(1) P_k(1) from the V-statistic; add it back.
+    exact = spectrum(kappa, 3, 6).eigenvalues
+    vstat = (est.eigenvalues * (1 - np.sum(c * c)) + np.sum(c * c) * kappa(1.0))
+    np.testing.assert_allclose(vstat, exact, atol=1e-13)
+
+
+def test_eig_degrees_on_circle():
+    from ntkspec.spectrum import eig_degrees
+
+    n = 64
+    X = np.asarray(ns_circle(n))
+    K = np.asarray(mlp_kernel(2, bias_var=0.1).gram(X))
+    eig = eig_degrees(K, X, 10)
+    # Top eigenvector is the constant (degree 0); then pairs of degree 1, 2, 3 ...
+    assert list(eig.degree[:7]) == [0, 1, 1, 2, 2, 3, 3]
+    np.testing.assert_allclose(eig.fractions[:7].max(axis=1), 1.0, atol=1e-9)
+    assert np.all(np.diff(eig.eigenvalues) <= 1e-12)
+
+
+def ns_circle(n):
+    from ntkspec import equispaced_circle
+
+    return equispaced_circle(n)
