@@ -7,7 +7,7 @@ import numbers
 import jax
 import numpy as np
 
-__all__ = ["check_points", "check_int", "check_positive", "check_choice"]
+__all__ = ["check_points", "check_int", "check_positive", "check_choice", "check_weights"]
 
 
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -87,3 +87,15 @@ def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
             f"{norms[row]:.6g} at row {row}. Pass normalize=True or use sample_sphere."
         )
     return arr64
+
+
+def check_weights(weights, n: int) -> np.ndarray:
+    """Quadrature weights of n sample points as float64 ``(n,)`` (default uniform ``1/n``)."""
+    if weights is None:
+        return np.full(n, 1.0 / n)
+    c = np.asarray(weights, dtype=np.float64)
+    if c.shape != (n,) or not np.isfinite(c).all() or (c < 0).any():
+        raise ValueError(
+            f"Expected weights of shape ({n},), finite and non-negative; got shape {c.shape}."
+        )
+    return c

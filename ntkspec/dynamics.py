@@ -36,7 +36,13 @@ from jax.typing import ArrayLike
 from scipy.linalg import lapack
 
 from ntkspec._io import atomic_savez, atomic_write_json
-from ntkspec._validate import check_choice, check_int, check_points, check_positive
+from ntkspec._validate import (
+    check_choice,
+    check_int,
+    check_points,
+    check_positive,
+    check_weights,
+)
 from ntkspec.spectrum import Spectrum
 from ntkspec.sphere import _is_equispaced_circle, degree_energy, multiplicity
 
@@ -328,7 +334,7 @@ def sobolev_matrix(
             "for equispaced points on S^1 without weights."
         )
     kmax = check_int("kmax", kmax, minimum=0)
-    c = _check_weights(weights, n)
+    c = check_weights(weights, n)
     w = sobolev_weights(d, np.arange(kmax + 1), s) * multiplicity(d, np.arange(kmax + 1))
     G = np.clip(Xn @ Xn.T, -1.0, 1.0)
     Z = np.zeros((n, n))
@@ -341,17 +347,6 @@ def sobolev_matrix(
         Z += w[k] * p
     S = c[:, None] * Z * c[None, :]
     return 0.5 * (S + S.T)
-
-
-def _check_weights(weights, n: int) -> np.ndarray:
-    if weights is None:
-        return np.full(n, 1.0 / n)
-    c = np.asarray(weights, dtype=np.float64)
-    if c.shape != (n,) or not np.isfinite(c).all() or (c < 0).any():
-        raise ValueError(
-            f"Expected weights of shape ({n},), finite and non-negative; got shape {c.shape}."
-        )
-    return c
 
 
 # ----------------------------------------------------------------------------- spectral
@@ -518,7 +513,7 @@ def _loss_factor(loss: str, n: int, weights, sobolev) -> np.ndarray:
     if loss == "weighted":
         if weights is None:
             raise ValueError("Expected weights (quadrature weights c) with loss='weighted'.")
-        return np.sqrt(_check_weights(weights, n))
+        return np.sqrt(check_weights(weights, n))
     if sobolev is None:
         raise ValueError("Expected sobolev= (a matrix from sobolev_matrix) with loss='sobolev'.")
     S = np.asarray(sobolev, dtype=np.float64)
@@ -672,7 +667,7 @@ def predict_residual_gram(
             f"Expected K of shape (n, n) = {(Xn.shape[0],) * 2} to match X; got {np.shape(K)}."
         )
     if weights is not None:
-        _check_weights(weights, Xn.shape[0])
+        check_weights(weights, Xn.shape[0])
     t, R = predict_residual_vectors(
         K,
         r0,

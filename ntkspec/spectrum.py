@@ -28,8 +28,8 @@ import json
 import os
 import warnings
 from collections.abc import Callable
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -38,11 +38,18 @@ from scipy.special import gammaln
 
 from ntkspec import _compat
 from ntkspec._io import atomic_savez, atomic_write_json
-from ntkspec._validate import check_choice, check_int, check_positive
+from ntkspec._validate import check_choice, check_int, check_positive, check_weights
 from ntkspec.kernels import Kernel
 from ntkspec.sphere import check_points, degree_energy, gegenbauer, multiplicity
 
-__all__ = ["Spectrum", "spectrum", "funk_hecke_constant", "gram_spectrum", "eig_degrees", "EigDegrees"]
+__all__ = [
+    "EigDegrees",
+    "Spectrum",
+    "eig_degrees",
+    "funk_hecke_constant",
+    "gram_spectrum",
+    "spectrum",
+]
 
 _MAX_PANELS = 1 << 13
 
@@ -367,15 +374,6 @@ def spectrum(
     )
 
 
-def _sample_weights(weights, n: int) -> np.ndarray:
-    if weights is None:
-        return np.full(n, 1.0 / n)
-    c = np.asarray(weights, dtype=np.float64)
-    if c.shape != (n,) or not np.isfinite(c).all() or (c < 0).any():
-        raise ValueError(f"Expected weights of shape ({n},), finite and non-negative; got {c.shape}.")
-    return c
-
-
 def _check_square(K, n: int) -> np.ndarray:
     A = np.asarray(K, dtype=np.float64)
     if A.shape != (n, n) or not np.isfinite(A).all():
@@ -413,7 +411,7 @@ def gram_spectrum(K, X, kmax: int, *, weights=None) -> Spectrum:
     if n < 2:
         raise ValueError(f"Expected at least 2 points; got {n}.")
     A = _check_square(K, n)
-    c = _sample_weights(weights, n)
+    c = check_weights(weights, n)
     W = c[:, None] * A * c[None, :]
     np.fill_diagonal(W, 0.0)
     norm = c.sum() ** 2 - np.sum(c * c)
@@ -467,7 +465,7 @@ def eig_degrees(K, X, kmax: int, *, weights=None) -> EigDegrees:
     kmax = check_int("kmax", kmax, minimum=0, maximum=10_000)
     n = Xn.shape[0]
     A = _check_square(K, n)
-    c = _sample_weights(weights, n)
+    c = check_weights(weights, n)
     root = np.sqrt(c)
     mu, V = np.linalg.eigh(root[:, None] * (0.5 * (A + A.T)) * root[None, :])
     mu, V = mu[::-1], V[:, ::-1]

@@ -20,7 +20,7 @@ import numpy as np
 from jax.typing import ArrayLike
 from scipy.special import gammaln
 
-from ntkspec._validate import check_int, check_points
+from ntkspec._validate import check_int, check_points, check_weights
 
 __all__ = [
     "sample_sphere",
@@ -208,14 +208,7 @@ def degree_energy(
     F = F.reshape(n, -1)
     if weights is None and d == 2 and _is_equispaced_circle(Xn):
         return _dft_energy(F, kmax).reshape(*trailing, kmax + 1)
-    if weights is None:
-        c = np.full(n, 1.0 / n)
-    else:
-        c = np.asarray(weights, dtype=np.float64)
-        if c.shape != (n,) or not np.isfinite(c).all() or (c < 0).any():
-            raise ValueError(
-                f"Expected weights of shape ({n},), finite and non-negative; got shape {c.shape}."
-            )
+    c = check_weights(weights, n)
     G = np.clip(Xn @ Xn.T, -1.0, 1.0)
     return _zonal_energy(G, c[:, None] * F, d, kmax).reshape(*trailing, kmax + 1)
 

@@ -35,8 +35,14 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.typing import ArrayLike
 
 from ntkspec._io import atomic_savez, atomic_write_json
-from ntkspec._validate import check_choice, check_int, check_points, check_positive
-from ntkspec.dynamics import _check_weights, _floats, _load, _steps_to_fraction
+from ntkspec._validate import (
+    check_choice,
+    check_int,
+    check_points,
+    check_positive,
+    check_weights,
+)
+from ntkspec.dynamics import _floats, _load, _steps_to_fraction
 from ntkspec.sphere import degree_energy
 
 __all__ = ["TrainRecord", "train"]
@@ -251,7 +257,7 @@ def train(
                 f"{type(optimizer).__name__}."
             )
     if weights is not None:
-        c = _check_weights(weights, n)
+        c = check_weights(weights, n)
     elif loss == "weighted":
         raise ValueError(
             "Expected weights (quadrature weights c, shape (n,)) with loss='weighted'."

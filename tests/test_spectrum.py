@@ -260,7 +260,7 @@ def test_gram_spectrum_exact_with_quadrature_weights():
     est = gram_spectrum(K, X, 6, weights=c)
     # Leaving out the diagonal removes c_i² κ(1) P_k(1) from the V-statistic; add it back.
     exact = spectrum(kappa, 3, 6).eigenvalues
-    vstat = (est.eigenvalues * (1 - np.sum(c * c)) + np.sum(c * c) * kappa(1.0))
+    vstat = est.eigenvalues * (1 - np.sum(c * c)) + np.sum(c * c) * kappa(1.0)
     np.testing.assert_allclose(vstat, exact, atol=1e-13)
 
 
