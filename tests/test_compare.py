@@ -125,3 +125,45 @@ def test_compare_api_accepts_mapping_and_rejects_other():
         compare([1, 2])
     with pytest.raises(ValueError, match="Nyquist"):
         CompareConfig(dim=2, sampling="equispaced", n=8, degrees=(1, 4)).validated()
+
+
+def test_width_study_error_falls_like_inverse_sqrt_width():
+    import jax
+
+    from ntkspec.compare import width_study
+
+    w = width_study([128, 2048], key=jax.random.key(0), n=96, kmax=4, seeds=2)
+    # ~C/√width: 16× the width should cut the error ~4×; require at least 2.5× (2 seeds).
+    assert w.relative_error[1] < w.relative_error[0] / 2.5
+    # The per-degree spectrum of the wide network approaches the infinite-width one.
+    gap = np.abs(w.gram_spectra - w.infinite_gram_spectrum).max(axis=1)
+    assert gap[1] < gap[0]
+    assert w.eigenvalues[0] == pytest.approx(0.5, rel=1e-14)
+
+
+def test_cli_ntk(tmp_path, capsys):
+    out = tmp_path / "ntk"
+    argv = [
+        "ntk",
+        "--dim",
+        "3",
+        "--depth",
+        "1",
+        "--width",
+        "256",
+        "--n",
+        "64",
+        "--kmax",
+        "4",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    data = json.loads((out / "gram_spectrum.json").read_text())
+    assert data["degrees"] == [0, 1, 2, 3, 4] and 0 < data["relative_error"] < 0.5
+    with np.load(out / "gram.npz") as z:
+        assert z["K"].shape == (64, 64) and np.allclose(z["K"], z["K"].T)
+    capsys.readouterr()
+    assert main([*argv[:-2], "--method", "nope", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ntkspec: error:") and len(err.strip().splitlines()) == 1
