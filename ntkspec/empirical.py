@@ -15,6 +15,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.typing import ArrayLike
 
 from ntkspec import models
@@ -38,6 +39,7 @@ def empirical_ntk(
     *,
     method: str = "auto",
     block_size: int | None = None,
+    mesh: Mesh | None = None,
 ) -> jax.Array:
     """Empirical NTK ``Θ[i, j] = Σ_leaves <∂f(x1_i)/∂θ, ∂f(x2_j)/∂θ>`` of shape ``(n1, n2)``.
 
@@ -65,6 +67,12 @@ def empirical_ntk(
         ``"auto"`` (default): ``"structured"`` for ``mlp`` models, else ``"jacobian"``.
       block_size: rows (and columns) per block. Default: chosen so that one block's working
         memory stays near 1 GB (``"ntk_vp"`` is also capped at 256).
+      mesh: a ``jax.sharding.Mesh``: the rows of every block are sharded over its first axis
+        (params and the column block replicated), so each device computes its share of the
+        Gram's rows; the result is identical to the single-device one. Default: a 1-D mesh over
+        all local devices when there are several, else no sharding. On several hosts, call
+        ``jax.distributed.initialize()`` first and run the same code on every host; each host
+        then computes its rows of each block and the blocks are gathered on every host.
 
     Returns:
       ``(n1, n2)`` array in the dtype of the model's outputs. All methods agree to rounding
@@ -128,12 +136,21 @@ def empirical_ntk(
             offdiag, ondiag = _ntk_vp_block, _ntk_vp_diag_block
     b = block_size or _clip(b, n1, n2)
     b1, b2 = min(b, n1), min(b, n2)
+    rows, replicated = _shardings(mesh)
+    if rows is not None:
+        shards = rows.mesh.shape[rows.spec[0]]
+        b1 = b2 = -(-max(b1, b2) // shards) * shards  # one block size, divisible by the mesh
+        params = jax.device_put(params, replicated)
     p1, p2 = _pad(x1, b1), _pad(x2, b2)
 
+    def place(x, sharding):
+        return x if sharding is None else jax.device_put(x, sharding)
+
     def block(i, j, diag):
+        x1_block = place(p1[i : i + b1], rows)
         if diag:
-            return ondiag(static, params, p1[i : i + b1])
-        return offdiag(static, params, p1[i : i + b1], p2[j : j + b2])
+            return ondiag(static, params, x1_block)
+        return offdiag(static, params, x1_block, place(p2[j : j + b2], replicated))
 
     return _assemble(block, n1, n2, b1, b2, symmetric, out_dtype)
 
@@ -180,6 +197,20 @@ def _check_output(apply_fn, params, x) -> np.dtype:
     if not jnp.issubdtype(out.dtype, jnp.floating):
         raise TypeError(f"Expected a floating-point model output; got dtype {out.dtype}.")
     return out.dtype
+
+
+# ----------------------------------------------------------------------------- devices
+def _shardings(mesh: Mesh | None):
+    """(row sharding, replicated sharding) for a mesh, or (None, None) on one device."""
+    if mesh is None:
+        devices = jax.local_devices()
+        if len(devices) < 2:
+            return None, None
+        mesh = Mesh(np.array(devices), ("rows",))
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"Expected mesh to be a jax.sharding.Mesh or None; got {type(mesh)}.")
+    axis = mesh.axis_names[0]
+    return NamedSharding(mesh, PartitionSpec(axis)), NamedSharding(mesh, PartitionSpec())
 
 
 # ----------------------------------------------------------------------------- blocking
