@@ -5,12 +5,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.ntkspec-installed
 
-.PHONY: demo test lint clean
+# `make test-nt` does the same in .venv-nt with jax==0.4.38 (our minimum supported JAX) and
+# neural-tangents 0.6.5, and runs the whole suite including the `nt` cross-checks.
+NT_VENV ?= .venv-nt
+NT_PY := $(NT_VENV)/bin/python
+NT_STAMP := $(NT_VENV)/.ntkspec-installed
+
+.PHONY: demo test test-nt lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,adapters]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -19,8 +25,19 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+$(NT_STAMP): pyproject.toml
+	test -x $(NT_PY) || $(PYTHON) -m venv $(NT_VENV)
+	$(NT_PY) -m pip install --quiet --upgrade pip
+	$(NT_PY) -m pip install --quiet -e ".[dev,nt]"
+	touch $(NT_STAMP)
+
+test-nt: export TF_CPP_MIN_LOG_LEVEL = 3
+test-nt: $(NT_STAMP)
+	$(NT_PY) -c "import jax, neural_tangents as nt; print('jax', jax.__version__, '| neural-tangents', nt.__version__)"
+	$(NT_PY) -m pytest -q --ignore=tests/test_notebooks.py
+
 lint: $(STAMP)
 	$(PY) -m ruff check ntkspec tests benchmarks
 
 clean:
-	rm -rf $(VENV) ntkspec-demo .pytest_cache
+	rm -rf $(VENV) $(NT_VENV) ntkspec-demo .pytest_cache

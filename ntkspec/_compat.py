@@ -10,7 +10,7 @@ import contextlib
 
 import jax
 
-__all__ = ["enable_x64"]
+__all__ = ["enable_x64", "random_streams"]
 
 
 def enable_x64():
@@ -26,3 +26,17 @@ def enable_x64():
     from jax.experimental import enable_x64 as _old  # jax < 0.5
 
     return _old()
+
+
+def random_streams():
+    """Context manager under which every ``jax.random`` call draws the newest JAX's numbers.
+
+    "Same key, same result" must hold across supported versions. JAX >= 0.5 defaults to the
+    partitionable threefry (``jax_threefry_partitionable=True``); jax 0.4.38 defaults to the old
+    one, whose ``split``/``normal``/``uniform`` give different numbers for the same key. This
+    scopes the new behaviour locally (never flips global config); it is part of the jit cache
+    key, so jitted functions must be *called* (not only defined) inside it.
+    """
+    if jax.config.jax_threefry_partitionable:
+        return contextlib.nullcontext()
+    return jax.threefry_partitionable(True)

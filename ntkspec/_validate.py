@@ -84,9 +84,10 @@ def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
         row = int(np.argmax(bad))
         raise ValueError(
             f"Expected points of shape (n, d) with unit norm in {name}; got norm "
-            f"{norms[row]:.6g} at row {row}. Pass normalize=True or use sample_sphere."
+            f"{norms[row]:.6g} at row {row}. Normalize the rows (X / ‖X‖) or use sample_sphere."
         )
-    return arr64
+    # Rows within tolerance are renormalized in float64, so float32 points pass later checks.
+    return arr64 / norms[:, None]
 
 
 def check_weights(weights, n: int) -> np.ndarray:

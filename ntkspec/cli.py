@@ -459,7 +459,8 @@ def _run_ntk(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"Expected --out to be a directory; {out} is a file.")
-    k_points, k_init = jax.random.split(jax.random.key(seed))
+    with _compat.random_streams():
+        k_points, k_init = jax.random.split(jax.random.key(seed))
     X = np.asarray(sample_sphere(k_points, n, args.dim, dtype=np.float32), dtype=np.float64)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     params = model.init(k_init, args.dim)

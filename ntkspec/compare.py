@@ -309,11 +309,12 @@ def _points(cfg: CompareConfig, key) -> np.ndarray:
 def _target(cfg: CompareConfig, X: np.ndarray, key) -> np.ndarray:
     """Σ_k A_k h_k with unit-norm random harmonics h_k (on S^1: √2 sin(kθ + φ_k))."""
     y = np.zeros(len(X))
-    for k, amp, kk in zip(
-        cfg.degrees, cfg.amplitudes, jax.random.split(key, len(cfg.degrees)), strict=True
-    ):
+    with _compat.random_streams():
+        keys = jax.random.split(key, len(cfg.degrees))
+    for k, amp, kk in zip(cfg.degrees, cfg.amplitudes, keys, strict=True):
         if cfg.sampling == "equispaced":
-            phase = float(jax.random.uniform(kk, (), minval=0.0, maxval=2 * np.pi))
+            with _compat.random_streams():
+                phase = float(jax.random.uniform(kk, (), minval=0.0, maxval=2 * np.pi))
             theta = np.arctan2(X[:, 1], X[:, 0])
             h = np.sqrt(2.0) * np.sin(k * theta + phase) if k else np.ones(len(X))
         else:
@@ -352,7 +353,8 @@ def compare(
         cfg = config.validated()
     else:
         raise TypeError(f"Expected a CompareConfig or a mapping; got {type(config).__name__}.")
-    k_points, k_target, k_init = jax.random.split(jax.random.key(cfg.seed), 3)
+    with _compat.random_streams():
+        k_points, k_target, k_init = jax.random.split(jax.random.key(cfg.seed), 3)
     degrees = np.asarray(cfg.degrees, dtype=np.int64)
     kmax = int(degrees.max()) + 1
 
@@ -488,7 +490,8 @@ def width_study(
         raise ValueError(f"Expected positive widths; got {widths.tolist()}.")
     seeds = check_int("seeds", seeds, minimum=1)
     kernel = mlp_kernel(depth, activation, weight_var, bias_var, first_layer_var)
-    k_points, k_init = jax.random.split(key)
+    with _compat.random_streams():
+        k_points, k_init = jax.random.split(key)
     X = np.asarray(sample_sphere(k_points, n, dim, dtype=np.float32), dtype=np.float64)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     with _compat.enable_x64():
@@ -499,7 +502,9 @@ def width_study(
     for w in widths:
         model = mlp(depth, int(w), activation, weight_var, bias_var, first_layer_var)
         e, s = [], []
-        for kk in jax.random.split(jax.random.fold_in(k_init, int(w)), seeds):
+        with _compat.random_streams():
+            keys = jax.random.split(jax.random.fold_in(k_init, int(w)), seeds)
+        for kk in keys:
             K = np.asarray(empirical_ntk(model.apply, model.init(kk, dim), Xj), dtype=np.float64)
             e.append(np.linalg.norm(K - K_inf) / np.linalg.norm(K_inf))
             s.append(gram_spectrum(K, X, kmax).eigenvalues)

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from ntkspec import _compat
 from ntkspec._validate import check_int, check_positive
 from ntkspec.kernels import Kernel, activation_fn, mlp_kernel
 
@@ -93,7 +94,8 @@ class _Init:
         if not isinstance(key, jax.Array):
             raise TypeError(f"Expected a JAX PRNG key; got {type(key).__name__}.")
         fans = (d,) + (self.spec.width,) * self.spec.depth + (1,)
-        params = _init_layers(key, fans, self.dtype)
+        with _compat.random_streams():  # same parameters for a key on every JAX version
+            params = _init_layers(key, fans, self.dtype)
         if self.spec.centered:
             # Two identical copies in distinct buffers (safe under buffer donation).
             return (params, jax.tree.map(jnp.copy, params))

@@ -20,6 +20,7 @@ import numpy as np
 from jax.typing import ArrayLike
 from scipy.special import gammaln
 
+from ntkspec import _compat
 from ntkspec._validate import check_int, check_points, check_weights
 
 __all__ = [
@@ -52,7 +53,8 @@ def sample_sphere(key: jax.Array, n: int, d: int, *, dtype=None) -> jax.Array:
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
     dtype = jnp.result_type(float) if dtype is None else dtype
-    z = jax.random.normal(key, (n, d), dtype=dtype)
+    with _compat.random_streams():  # the newest JAX's numbers on jax 0.4.38 too
+        z = jax.random.normal(key, (n, d), dtype=dtype)
     return z / jnp.linalg.norm(z, axis=1, keepdims=True)
 
 
@@ -264,10 +266,11 @@ def random_harmonic(
     d = Xn.shape[1]
     nk = multiplicity(d, k)
     terms = min(nk, 64) if terms is None else check_int("terms", terms, minimum=1)
-    kz, ka = jax.random.split(key)
+    with _compat.random_streams():
+        kz, ka = jax.random.split(key)
+        a = np.asarray(jax.random.normal(ka, (terms,), dtype=jnp.float32), dtype=np.float64)
     Z = np.asarray(sample_sphere(kz, terms, d, dtype=jnp.float32), dtype=np.float64)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True)
-    a = np.asarray(jax.random.normal(ka, (terms,), dtype=jnp.float32), dtype=np.float64)
     gram = gegenbauer(k, d, np.clip(Z @ Z.T, -1.0, 1.0))[k]
     norm2 = float(a @ gram @ a) / nk
     if norm2 <= 0.0:  # pragma: no cover - a measure-zero event
