@@ -44,7 +44,12 @@ from ntkspec._validate import (
     check_weights,
 )
 from ntkspec.spectrum import Spectrum
-from ntkspec.sphere import _is_equispaced_circle, degree_energy, multiplicity
+from ntkspec.sphere import (
+    _is_equispaced_circle,
+    degree_energy,
+    gegenbauer_matrices,
+    multiplicity,
+)
 
 __all__ = [
     "Prediction",
@@ -338,12 +343,7 @@ def sobolev_matrix(
     w = sobolev_weights(d, np.arange(kmax + 1), s) * multiplicity(d, np.arange(kmax + 1))
     G = np.clip(Xn @ Xn.T, -1.0, 1.0)
     Z = np.zeros((n, n))
-    p_prev, p = None, np.ones_like(G)
-    for k in range(kmax + 1):
-        if k == 1:
-            p_prev, p = p, G.copy()
-        elif k > 1:
-            p_prev, p = p, ((2 * k + d - 4) * G * p - (k - 1) * p_prev) / (k + d - 3)
+    for k, p in gegenbauer_matrices(G, d, kmax):
         Z += w[k] * p
     S = c[:, None] * Z * c[None, :]
     return 0.5 * (S + S.T)

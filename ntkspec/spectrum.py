@@ -40,7 +40,13 @@ from ntkspec import _compat
 from ntkspec._io import atomic_savez, atomic_write_json
 from ntkspec._validate import check_choice, check_int, check_positive, check_weights
 from ntkspec.kernels import Kernel
-from ntkspec.sphere import check_points, degree_energy, gegenbauer, multiplicity
+from ntkspec.sphere import (
+    check_points,
+    degree_energy,
+    gegenbauer,
+    gegenbauer_matrices,
+    multiplicity,
+)
 
 __all__ = [
     "EigDegrees",
@@ -417,12 +423,7 @@ def gram_spectrum(K, X, kmax: int, *, weights=None) -> Spectrum:
     norm = c.sum() ** 2 - np.sum(c * c)
     G = np.clip(Xn @ Xn.T, -1.0, 1.0)
     lam = np.empty(kmax + 1)
-    p_prev, p = None, np.ones_like(G)
-    for k in range(kmax + 1):
-        if k == 1:
-            p_prev, p = p, G
-        elif k > 1:
-            p_prev, p = p, ((2 * k + d - 4) * G * p - (k - 1) * p_prev) / (k + d - 3)
+    for k, p in gegenbauer_matrices(G, d, kmax):
         lam[k] = np.sum(W * p) / norm
     degrees = np.arange(kmax + 1, dtype=np.int64)
     return Spectrum(

@@ -27,6 +27,7 @@ __all__ = [
     "sample_sphere",
     "equispaced_circle",
     "gegenbauer",
+    "gegenbauer_matrices",
     "multiplicity",
     "degree_energy",
     "random_harmonic",
@@ -215,16 +216,26 @@ def degree_energy(
     return _zonal_energy(G, c[:, None] * F, d, kmax).reshape(*trailing, kmax + 1)
 
 
-def _zonal_energy(G: np.ndarray, cF: np.ndarray, d: int, kmax: int) -> np.ndarray:
-    """E[m, k] = N(d,k) · cF[:, m]ᵀ P_k(G) cF[:, m], recurrence over k (two n×n buffers)."""
-    N = multiplicity(d, np.arange(kmax + 1))
-    out = np.empty((cF.shape[1], kmax + 1))
+def gegenbauer_matrices(G: np.ndarray, d: int, kmax: int):
+    """Yield ``(k, P_k(G))`` for k = 0..kmax, elementwise on a matrix of inner products.
+
+    The three-term recurrence keeps two buffers, so memory stays O(size of G) whatever kmax;
+    each yielded matrix is only valid until the next step.
+    """
     p_prev, p = None, np.ones_like(G)
     for k in range(kmax + 1):
         if k == 1:
             p_prev, p = p, G.copy()
         elif k > 1:
             p_prev, p = p, ((2 * k + d - 4) * G * p - (k - 1) * p_prev) / (k + d - 3)
+        yield k, p
+
+
+def _zonal_energy(G: np.ndarray, cF: np.ndarray, d: int, kmax: int) -> np.ndarray:
+    """E[m, k] = N(d,k) · cF[:, m]ᵀ P_k(G) cF[:, m]."""
+    N = multiplicity(d, np.arange(kmax + 1))
+    out = np.empty((cF.shape[1], kmax + 1))
+    for k, p in gegenbauer_matrices(G, d, kmax):
         out[:, k] = N[k] * np.einsum("im,im->m", cF, p @ cF)
     return out
 
