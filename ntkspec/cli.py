@@ -140,16 +140,6 @@ def _print_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, allow_nan=False) + "\n")
 
 
-def _zero_within_error(s) -> np.ndarray:
-    """Degrees whose λ_k is zero to working accuracy (same rule as ``ntkspec.plot``).
-
-    The quadrature error estimate does not include rounding noise (~ε·max|λ|), so a floor
-    of 16 ε max_k |λ_k| is added to it.
-    """
-    floor = 16.0 * np.finfo(np.float64).eps * float(np.max(np.abs(s.eigenvalues)))
-    return np.abs(s.eigenvalues) <= np.maximum(s.error, floor)
-
-
 # ----------------------------------------------------------------------------- spectrum
 def _add_spectrum(subparsers) -> None:
     p = subparsers.add_parser(
@@ -215,7 +205,7 @@ def _spectrum_table(s, kernel) -> str:
     ]
     weighted = s.multiplicities * s.eigenvalues
     cum = weighted.cumsum()
-    zero = _zero_within_error(s)
+    zero = s.zero_within_error()
     for i, k in enumerate(s.degrees):
         lam = float(s.eigenvalues[i])
         flag = " *" if zero[i] else ""

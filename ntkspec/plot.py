@@ -95,16 +95,6 @@ def _labels(labels, n: int, default) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- spectrum
-def _zero_within_error(s: Spectrum) -> np.ndarray:
-    """Degrees whose λ_k is zero to working accuracy: ``|λ_k| <= max(error_k, 16 ε max|λ|)``.
-
-    The quadrature error estimate does not include rounding noise (~ε·max|λ|), hence the
-    floor. (The ``ntkspec`` table marks the same degrees.)
-    """
-    floor = 16.0 * np.finfo(np.float64).eps * float(np.max(np.abs(s.eigenvalues)))
-    return np.abs(s.eigenvalues) <= np.maximum(s.error, floor)
-
-
 def _power_law_fit(s: Spectrum, kmin: int, kmax: int) -> tuple[np.ndarray, np.ndarray, float]:
     """(k, C k^p, p) over the fitted range, p from :meth:`Spectrum.decay_exponent`."""
     p = s.decay_exponent(kmin, kmax)  # validates the range, raises if < 2 usable points
@@ -165,7 +155,7 @@ def plot_spectrum(
     zero_labelled = False
     for s, name in zip(items, names, strict=True):
         k, lam = s.degrees, s.eigenvalues
-        zero = _zero_within_error(s)
+        zero = s.zero_within_error()
         shown = (lam > 0) & ~zero
         (line,) = ax.plot(k[shown], lam[shown], "o-", ms=3, lw=1.2, label=name)
         if zero.any():

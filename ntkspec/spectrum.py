@@ -101,6 +101,15 @@ class Spectrum:
     def kmax(self) -> int:
         return int(self.degrees[-1])
 
+    def zero_within_error(self) -> np.ndarray:
+        """Boolean mask of degrees whose λ_k is zero to working accuracy.
+
+        ``|λ_k| <= max(error_k, 16 ε max_k |λ_k|)``: the quadrature error estimate does not
+        include rounding noise (~ε·max|λ|), hence the floor.
+        """
+        floor = 16.0 * np.finfo(np.float64).eps * float(np.max(np.abs(self.eigenvalues)))
+        return np.abs(self.eigenvalues) <= np.maximum(self.error, floor)
+
     def sum_rule_residual(self) -> float:
         """``κ(1) - Σ_{k<=kmax} N(d,k) λ_k``: the trace not captured up to kmax (the tail)."""
         return float(self.trace - np.sum(self.multiplicities * self.eigenvalues))
