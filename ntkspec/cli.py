@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -306,11 +307,34 @@ def _add_compare(subparsers) -> None:
         default=None,
         help="TOML file with CompareConfig fields (e.g. dim = 3, degrees = [1, 2, 4])",
     )
-    p.add_argument("--out", metavar="DIR", default="ntkspec-out", help="output directory")
+    p.add_argument(
+        "--out", metavar="DIR", default=None, help="output directory (default: ntkspec-out)"
+    )
     p.add_argument(
         "--force",
         action="store_true",
-        help="overwrite an output directory that holds a different run",
+        help="overwrite an output directory that holds a different or unfinished run",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="DIR",
+        default=None,
+        help="continue the interrupted run in DIR from its last checkpoint (its configuration "
+        "comes from DIR/run.json; give no other configuration option)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="checkpoint training every N steps into DIR/checkpoint.npz (default: ~20 per run)",
+    )
+    p.add_argument(
+        "--allow-unstable",
+        action="store_const",
+        const=True,
+        default=None,
+        help="run an --lr above the stability limit 2/lambda_max anyway (refused by default)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     for flag, typ, hlp in [
@@ -353,38 +377,121 @@ def _progress(quiet: bool):
     return callback
 
 
-def _run_compare(args: argparse.Namespace) -> int:
-    from ntkspec.compare import compare, load_config
-    from ntkspec.report import check_output_dir, run_info, summary_table, write_report
+_COMPARE_FIELDS = (
+    "dim",
+    "depth",
+    "activation",
+    "weight_var",
+    "bias_var",
+    "first_layer_var",
+    "width",
+    "n",
+    "sampling",
+    "degrees",
+    "amplitudes",
+    "lr",
+    "lr_fraction",
+    "allow_unstable",
+    "steps",
+    "record_every",
+    "seed",
+)
+_CHECKPOINT = "checkpoint.npz"
 
-    names = (
-        "dim",
-        "depth",
-        "activation",
-        "weight_var",
-        "bias_var",
-        "first_layer_var",
-        "width",
-        "n",
-        "sampling",
-        "degrees",
-        "amplitudes",
-        "lr",
-        "lr_fraction",
-        "steps",
-        "record_every",
-        "seed",
-    )
-    overrides = {k: getattr(args, k) for k in names}
-    cfg = load_config(args.config, preset=args.preset, overrides=overrides)
-    out = check_output_dir(args.out, cfg.to_dict(), force=args.force)
+
+def _read_run(out: Path) -> dict:
+    """``out/run.json`` of a previous run, or a ``ValueError`` saying why it cannot be resumed."""
+    path = out / "run.json"
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"Cannot resume {out}: no run.json there (not an ntkspec run).") from None
+    except (OSError, ValueError) as e:
+        raise ValueError(f"Cannot resume {out}: unreadable {path} ({e}).") from None
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+        raise ValueError(f"Cannot resume {out}: {path} has no 'config' object.")
+    return info
+
+
+def _checkpoint_step(path: Path) -> int | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return int(z["times"][-1])
+    except (OSError, ValueError, KeyError, IndexError, EOFError):
+        return None
+
+
+def _resolve_compare(args: argparse.Namespace):
+    """``(config, out directory)`` for a new run or for ``--resume``."""
+    from ntkspec.compare import load_config
+    from ntkspec.report import check_output_dir
+
+    if args.resume is None:
+        overrides = {k: getattr(args, k) for k in _COMPARE_FIELDS}
+        cfg = load_config(args.config, preset=args.preset, overrides=overrides)
+        out = check_output_dir(args.out or "ntkspec-out", cfg.to_dict(), force=args.force)
+        ckpt = out / _CHECKPOINT
+        if ckpt.exists():
+            if not args.force:
+                step = _checkpoint_step(ckpt)
+                at = "" if step is None else f" (checkpoint at step {step} of {cfg.steps})"
+                raise ValueError(
+                    f"{out} holds an unfinished run of this configuration{at}; continue it with "
+                    f"'ntkspec compare --resume {out}' or pass --force to start over."
+                )
+            ckpt.unlink()
+        return cfg, out
+    given = [k for k in _COMPARE_FIELDS if getattr(args, k) is not None]
+    given += [k for k in ("preset", "config", "out") if getattr(args, k) is not None]
+    given += ["force"] if args.force else []
+    if given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ValueError(f"--resume DIR takes the configuration from DIR/run.json; drop {flags}.")
+    out = Path(args.resume)
+    if not out.is_dir():
+        raise ValueError(f"Cannot resume {out}: not a directory.")
+    info = _read_run(out)
+    cfg = load_config(info["config"])
+    if info.get("status") in ("done", "diverged"):
+        raise ValueError(
+            f"Nothing to resume: {out} holds a finished run (status {info['status']}); see "
+            f"{out / 'report.md'}."
+        )
+    if not os.access(out, os.W_OK):
+        raise OSError(f"Output directory {out} is not writable.")
+    return cfg, out
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from ntkspec.compare import compare
+    from ntkspec.report import run_info, summary_table, write_report
+
+    cfg, out = _resolve_compare(args)
+    ckpt = out / _CHECKPOINT
+    if args.resume is not None:
+        step = _checkpoint_step(ckpt)
+        start = "step 0 (no checkpoint)" if step is None else f"step {step}"
+        print(f"resuming {out} from {start} of {cfg.steps}", file=sys.stderr)
     atomic_write_json(out / "run.json", run_info(cfg.to_dict(), "running"))
     try:
-        result = compare(cfg, callback=_progress(args.quiet))
+        result = compare(
+            cfg,
+            callback=_progress(args.quiet),
+            checkpoint=ckpt,
+            checkpoint_every=args.checkpoint_every,
+        )
     except BaseException:
         atomic_write_json(out / "run.json", run_info(cfg.to_dict(), "failed"))
+        step = _checkpoint_step(ckpt)
+        if step is not None:
+            print(
+                f"{_PROG}: run stopped; step {step} is checkpointed: continue with "
+                f"'ntkspec compare --resume {out}'",
+                file=sys.stderr,
+            )
         raise
     paths = write_report(result, out)
+    ckpt.unlink(missing_ok=True)  # the run is complete: metrics.json holds the records
     print(summary_table(result))
     print(
         f"kernel drift {result.kernel_drift:.4f}, init kernel error "

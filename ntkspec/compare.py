@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -68,6 +69,8 @@ class CompareConfig:
       amplitudes: L²(σ) norm of each degree's component (one per degree, or one for all).
       lr: GD step; ``None`` = ``lr_fraction`` × the stability limit 2/λ_max(K/n).
       lr_fraction: see ``lr``.
+      allow_unstable: accept an explicit ``lr`` above the stability limit 2/λ_max (with a
+        warning); by default :func:`compare` refuses it.
       steps, record_every: length of training and recording interval.
       seed: integer seed of every random draw (points, target, init).
     """
@@ -85,6 +88,7 @@ class CompareConfig:
     amplitudes: tuple[float, ...] = (0.1,)
     lr: float | None = None
     lr_fraction: float = 0.25
+    allow_unstable: bool = False
     steps: int = 1500
     record_every: int = 10
     seed: int = 0
@@ -121,6 +125,10 @@ class CompareConfig:
         frac = check_positive("lr_fraction", self.lr_fraction)
         if frac >= 1:
             raise ValueError(f"Expected lr_fraction < 1 (of the stability limit); got {frac}.")
+        if not isinstance(self.allow_unstable, bool):
+            raise TypeError(
+                f"Expected allow_unstable to be true or false; got {self.allow_unstable!r}."
+            )
         steps = check_int("steps", self.steps, minimum=1, maximum=10**7)
         record_every = check_int("record_every", self.record_every, minimum=1)
         seed = check_int("seed", self.seed, minimum=0)
@@ -336,6 +344,8 @@ def compare(
     config: CompareConfig | Mapping | None = None,
     *,
     callback: Callable[[int, int], None] | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
 ) -> Comparison:
     """Run one theory-versus-practice comparison (see the module docstring).
 
@@ -343,6 +353,13 @@ def compare(
       config: a :class:`CompareConfig`, a mapping of its fields, or ``None`` (preset
         ``sphere3``).
       callback: progress ``callback(step, total)`` forwarded to :func:`ntkspec.train.train`.
+      checkpoint, checkpoint_every: forwarded to :func:`ntkspec.train.train`: training
+        checkpoints there and continues from a matching checkpoint. Everything else is
+        recomputed from the seed, so a resumed comparison equals the uninterrupted one.
+
+    Raises:
+      ValueError: invalid config, or an explicit ``lr`` above the stability limit without
+        ``allow_unstable``.
 
     Returns:
       A :class:`Comparison`.
@@ -370,6 +387,17 @@ def compare(
         K_inf = np.asarray(kernel.gram(np.asarray(X, dtype=np.float64)), dtype=np.float64)
     lr_limit = max_stable_lr(K_inf)
     lr = cfg.lr if cfg.lr is not None else cfg.lr_fraction * lr_limit
+    if lr > lr_limit:
+        message = (
+            f"lr = {lr:.6g} is above the stability limit 2/lambda_max = {lr_limit:.6g} of this "
+            "sample's infinite-width NTK: gradient descent will likely diverge"
+        )
+        if not cfg.allow_unstable:
+            raise ValueError(
+                f"{message}. Lower lr, or set allow_unstable = true (--allow-unstable) to run "
+                "it anyway."
+            )
+        warnings.warn(message + ".", UserWarning, stacklevel=2)
 
     model = mlp(
         cfg.depth,
@@ -395,6 +423,8 @@ def compare(
         record_every=cfg.record_every,
         kmax=kmax,
         callback=callback,
+        checkpoint=checkpoint,
+        checkpoint_every=checkpoint_every,
     )
     times = record.times
     measured = _normalized(record.norms, record.norms[0], degrees)

@@ -44,7 +44,8 @@ def check_output_dir(out: str | os.PathLike, config: dict, *, force: bool = Fals
     """Create ``out`` (or accept it) unless it already holds a *different* run.
 
     Raises ``ValueError`` when ``out/run.json`` describes another configuration (pass
-    ``force=True`` to overwrite) and ``OSError`` when the directory cannot be written.
+    ``force=True`` to overwrite), unless that run failed before writing any result, and
+    ``OSError`` when the directory cannot be written.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -52,10 +53,15 @@ def check_output_dir(out: str | os.PathLike, config: dict, *, force: bool = Fals
     previous = out / "run.json"
     if previous.exists() and not force:
         try:
-            old = json.loads(previous.read_text()).get("config")
-        except (OSError, ValueError):
-            old = None
-        if old != config:
+            info = json.loads(previous.read_text())
+            old, status = info.get("config"), info.get("status")
+        except (OSError, ValueError, AttributeError):
+            old, status = None, None
+        # A run that failed before producing anything (e.g. refused input) holds no results.
+        empty = status == "failed" and not any(
+            (out / name).exists() for name in ("metrics.json", "checkpoint.npz")
+        )
+        if old != config and not empty:
             raise ValueError(
                 f"{out} already holds a different run (see {previous}); choose another --out "
                 "or pass --force to overwrite it."

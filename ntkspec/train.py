@@ -17,12 +17,21 @@ donated to it. The residual is recorded at the end of each chunk; per-degree ene
 computed on the host afterwards with :func:`ntkspec.sphere.degree_energy` in float64. Training
 runs in the dtype of ``params``/``X`` (float32 unless JAX x64 is on and float64 arrays are
 passed).
+
+Checkpoints (``checkpoint=``): at chunk boundaries ``train`` writes, atomically, one ``.npz``
+holding the params, the optimizer state, the step, the records so far, the divergence flag and
+a fingerprint (SHA-256 of X, y, the loss matrix/weights, the initial params, lr, loss and
+``record_every``). A later call with the same arguments and the same path continues from it and
+returns exactly what the uninterrupted call returns: the chunks and their compiled programs are
+the same. Full-batch GD draws no random numbers, so there is no PRNG state to carry.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -188,6 +197,73 @@ def _chunk(params, state, X, y, aux, *, apply, update, kind, length):
     return p, st, r, value, bad
 
 
+# ----------------------------------------------------------------------------- checkpoints
+def _fingerprint(params, arrays, settings) -> str:
+    """SHA-256 of the data, the initial params and the settings a checkpoint must match."""
+    h = hashlib.sha256(repr(settings).encode())
+    leaves, treedef = jax.tree.flatten(params)
+    h.update(str(treedef).encode())
+    for a in (*arrays, *leaves):
+        a = np.ascontiguousarray(np.asarray(a))
+        h.update(f"{a.shape}{a.dtype.str}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _save_checkpoint(path, fingerprint, params, state, times, losses, residuals, diverged):
+    arrays = {
+        "fingerprint": np.asarray(fingerprint),
+        "times": np.asarray(times, dtype=np.int64),
+        "loss": np.asarray(losses, dtype=np.float64),
+        "residual": np.stack(residuals),
+        "diverged": np.asarray(diverged),
+    }
+    for prefix, tree in (("params", params), ("state", state)):
+        for i, leaf in enumerate(jax.tree.leaves(tree)):
+            arrays[f"{prefix}_{i}"] = np.asarray(leaf)
+    atomic_savez(path, **arrays)
+
+
+def _load_checkpoint(path: Path, fingerprint: str, params, state):
+    """Restore ``(params, state, times, losses, residuals, diverged)`` from ``path``."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+        found = str(data["fingerprint"])
+    except (OSError, ValueError, KeyError, EOFError) as e:
+        raise ValueError(
+            f"Cannot read checkpoint {path} ({e}); delete it to start from step 0."
+        ) from None
+    if found != fingerprint:
+        raise ValueError(
+            f"Checkpoint {path} belongs to a different run (other points, targets, initial "
+            "params, lr, loss or record_every); pass another checkpoint path or delete it."
+        )
+
+    def restore(prefix, tree):
+        leaves, treedef = jax.tree.flatten(tree)
+        new = []
+        for i, leaf in enumerate(leaves):
+            saved = data.get(f"{prefix}_{i}")
+            if saved is None or saved.shape != np.shape(leaf):
+                raise ValueError(
+                    f"Checkpoint {path} does not match the {prefix} structure of this run; "
+                    "delete it to start from step 0."
+                )
+            new.append(jnp.asarray(saved, dtype=jnp.asarray(leaf).dtype))
+        return treedef.unflatten(new)
+
+    residual = data["residual"]
+    return (
+        restore("params", params),
+        restore("state", state),
+        [int(t) for t in data["times"]],
+        [float(v) for v in data["loss"]],
+        list(residual),
+        bool(data["diverged"]),
+    )
+
+
 # ----------------------------------------------------------------------------- public API
 def train(
     apply: Callable[[Any, jax.Array], jax.Array],
@@ -205,6 +281,8 @@ def train(
     optimizer: Any = None,
     callback: Callable[[int, int], None] | None = None,
     mesh: Mesh | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
 ) -> tuple[Any, TrainRecord]:
     """Full-batch gradient descent on ``(X, y)``, recording the residual per degree.
 
@@ -228,6 +306,12 @@ def train(
       mesh: a ``jax.sharding.Mesh``; rows of X, y, weights and S are sharded over its first
         axis (n must be divisible by that axis' size), params are replicated. Results equal
         the unsharded run up to float rounding.
+      checkpoint: path of a ``.npz`` checkpoint (see the module docstring). If it exists and
+        matches this run, training continues from it; if it belongs to another run,
+        ``ValueError``. It is rewritten every ``checkpoint_every`` steps, on divergence and at
+        the end (a finished checkpoint makes a repeated call return at once).
+      checkpoint_every: steps between checkpoints, rounded up to a multiple of
+        ``record_every`` (default: about 20 checkpoints per run).
 
     Returns:
       ``(params, record)``: the trained params (at the last record if the run diverged) and a
@@ -273,6 +357,16 @@ def train(
             raise ValueError(
                 f"Expected a finite sobolev matrix of shape ({n}, {n}); got {np.shape(sobolev)}."
             )
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        if checkpoint.suffix != ".npz":
+            raise ValueError(f"Expected a checkpoint path ending in .npz; got {str(checkpoint)!r}.")
+        if checkpoint_every is None:
+            checkpoint_every = max(1, math.ceil(steps / 20))
+        checkpoint_every = check_int("checkpoint_every", checkpoint_every, minimum=1)
+        checkpoint_every = record_every * math.ceil(checkpoint_every / record_every)
+    elif checkpoint_every is not None:
+        raise ValueError("Got checkpoint_every without checkpoint=; pass a checkpoint path.")
     if mesh is not None and not isinstance(mesh, Mesh):
         raise TypeError(f"Expected mesh to be a jax.sharding.Mesh; got {type(mesh).__name__}.")
 
@@ -304,6 +398,15 @@ def train(
         update = optimizer.update
         state = optimizer.init(params)
 
+    resumed = None
+    if checkpoint is not None:
+        fingerprint = _fingerprint(
+            params, (Xj, yj, aux), (loss, record_every, None if optimizer else float(lr))
+        )
+        if checkpoint.exists():
+            resumed = _load_checkpoint(checkpoint, fingerprint, params, state)
+            params, state = resumed[:2]
+
     if mesh is not None:
         axis = mesh.axis_names[0]
         size = mesh.shape[axis]
@@ -320,27 +423,43 @@ def train(
         params = jax.device_put(params, repl)
         state = jax.device_put(state, repl)
 
-    r, value = _evaluate(params, Xj, yj, aux, apply=apply, kind=loss)
-    value = float(value)
-    r = np.asarray(r, dtype=np.float64)
-    if not np.isfinite(value) or not np.isfinite(r).all():
-        raise ValueError("Expected a finite initial loss; the model output at params is NaN/inf.")
-    times, losses, residuals = [0], [value], [r]
-    diverged = False
-    done = 0
-    while done < steps:
+    if resumed is None:
+        r, value = _evaluate(params, Xj, yj, aux, apply=apply, kind=loss)
+        value = float(value)
+        r = np.asarray(r, dtype=np.float64)
+        if not np.isfinite(value) or not np.isfinite(r).all():
+            raise ValueError(
+                "Expected a finite initial loss; the model output at params is NaN/inf."
+            )
+        times, losses, residuals, diverged = [0], [value], [r], False
+    else:
+        times, losses, residuals, diverged = resumed[2:]
+        if times[-1] > steps:
+            raise ValueError(
+                f"Checkpoint {checkpoint} is at step {times[-1]}, beyond steps = {steps}; "
+                "pass steps >= that or delete the checkpoint."
+            )
+    done = times[-1]
+    saved = done
+    while done < steps and not diverged:
         length = min(record_every, steps - done)
         params, state, r, value, bad = _chunk(
             params, state, Xj, yj, aux, apply=apply, update=update, kind=loss, length=length
         )
-        if bool(bad):
-            diverged = True
-            break
-        done += length
-        times.append(done)
-        losses.append(float(value))
-        residuals.append(np.asarray(r, dtype=np.float64))
-        if callback is not None:
+        diverged = bool(bad)
+        if not diverged:
+            done += length
+            times.append(done)
+            losses.append(float(value))
+            residuals.append(np.asarray(r, dtype=np.float64))
+        if checkpoint is not None and (
+            diverged or done == steps or done - saved >= checkpoint_every
+        ):
+            _save_checkpoint(
+                checkpoint, fingerprint, params, state, times, losses, residuals, diverged
+            )
+            saved = done
+        if callback is not None and not diverged:
             callback(done, steps)
 
     R = np.stack(residuals)
