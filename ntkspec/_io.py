@@ -13,7 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_savez"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_savez",
+    "json_floats",
+]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -54,3 +60,19 @@ def atomic_savez(path: str | os.PathLike, **arrays) -> Path:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return atomic_write_bytes(path, buf.getvalue())
+
+
+def json_floats(a):
+    """float64 array/scalar → nested lists, non-finite values as ``"inf"``/``"-inf"``/``"nan"``.
+
+    The one convention of every ntkspec JSON file: strict JSON has no NaN/inf, and ``null``
+    would lose the difference between "never" (inf) and "undefined" (NaN); ``float(s)`` or
+    ``np.float64(s)`` reads the strings back.
+    """
+    arr = np.asarray(a, dtype=np.float64)
+    if np.isfinite(arr).all():
+        return arr.tolist()
+    obj = arr.astype(object)
+    bad = ~np.isfinite(arr)
+    obj[bad] = [str(v) for v in arr[bad]]
+    return obj.tolist()

@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 from ntkspec import _compat
-from ntkspec._io import atomic_write_json
+from ntkspec._io import atomic_write_json, json_floats
 from ntkspec._validate import check_choice, check_int, check_positive
 from ntkspec.dynamics import max_stable_lr, predict_residual, predict_residual_gram
 from ntkspec.empirical import empirical_ntk
@@ -265,15 +265,13 @@ class Comparison:
     train_record: TrainRecord
 
     def to_dict(self) -> dict:
-        """The ``metrics.json`` content (JSON-ready, full-precision floats)."""
+        """The ``metrics.json`` content (JSON-ready, full-precision floats).
 
-        def fl(a):
-            a = np.asarray(a, dtype=np.float64)
-            return (
-                [None if not np.isfinite(x) else float(x) for x in a.ravel()]
-                if a.ndim
-                else (None if not np.isfinite(a) else float(a))
-            )
+        Non-finite values are written as the strings ``"inf"``/``"-inf"``/``"nan"``, as in every
+        ntkspec JSON file (``float(s)`` reads them back): an infinite half-time means "never
+        reached", NaN means "not resolvable".
+        """
+        fl = json_floats
 
         def curves(a):
             return [fl(row) for row in a]

@@ -35,7 +35,7 @@ import numpy as np
 from jax.typing import ArrayLike
 from scipy.linalg import lapack
 
-from ntkspec._io import atomic_savez, atomic_write_json
+from ntkspec._io import atomic_savez, atomic_write_json, json_floats
 from ntkspec._validate import (
     check_choice,
     check_int,
@@ -116,12 +116,12 @@ class Prediction:
         return {
             "times": [int(t) for t in self.times],
             "degrees": [int(k) for k in self.degrees],
-            "norms": _floats(self.norms),
-            "initial": _floats(self.initial),
+            "norms": json_floats(self.norms),
+            "initial": json_floats(self.initial),
             "method": self.method,
-            "lr": _floats(self.lr),
+            "lr": json_floats(self.lr),
             "loss": self.loss,
-            "s": _floats(self.s),
+            "s": json_floats(self.s),
             "source": self.source,
         }
 
@@ -153,17 +153,6 @@ class Prediction:
 
 def _fields(obj):
     return dataclasses.fields(obj)
-
-
-def _floats(a):
-    """float64 array/scalar → nested lists with non-finite values as strings."""
-    arr = np.asarray(a, dtype=np.float64)
-    if np.isfinite(arr).all():
-        return arr.tolist()
-    obj = arr.astype(object)
-    bad = ~np.isfinite(arr)
-    obj[bad] = [str(v) for v in arr[bad]]
-    return obj.tolist()
 
 
 def _load(path) -> dict:

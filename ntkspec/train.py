@@ -43,7 +43,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.typing import ArrayLike
 
-from ntkspec._io import atomic_savez, atomic_write_json
+from ntkspec._io import atomic_savez, atomic_write_json, json_floats
 from ntkspec._validate import (
     check_choice,
     check_int,
@@ -51,7 +51,7 @@ from ntkspec._validate import (
     check_positive,
     check_weights,
 )
-from ntkspec.dynamics import _floats, _load, _steps_to_fraction
+from ntkspec.dynamics import _load, _steps_to_fraction
 from ntkspec.sphere import degree_energy
 
 __all__ = ["TrainRecord", "train"]
@@ -103,13 +103,13 @@ class TrainRecord:
         """JSON-ready dict (use ``.npz`` via :meth:`save` for large residuals)."""
         return {
             "times": [int(t) for t in self.times],
-            "loss": _floats(self.loss),
-            "residual": _floats(self.residual),
-            "energies": _floats(self.energies),
+            "loss": json_floats(self.loss),
+            "residual": json_floats(self.residual),
+            "energies": json_floats(self.energies),
             "degrees": [int(k) for k in self.degrees],
             "diverged": bool(self.diverged),
             "objective": self.objective,
-            "lr": _floats(self.lr),
+            "lr": json_floats(self.lr),
         }
 
     def save(self, path: str | os.PathLike) -> Path:
