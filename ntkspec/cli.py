@@ -524,8 +524,16 @@ def _add_ntk(subparsers) -> None:
     p.add_argument("--n", type=int, default=512, help="number of points (default: 512)")
     p.add_argument("--kmax", type=int, default=8, metavar="K", help="highest degree (default: 8)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--method", default="auto", help="auto, structured, jacobian or ntk_vp")
+    p.add_argument(
+        "--method",
+        default="auto",
+        choices=("auto", "structured", "jacobian", "ntk_vp"),
+        help="empirical NTK method (default: auto)",
+    )
     p.add_argument("--out", metavar="DIR", default="ntkspec-ntk", help="output directory")
+    p.add_argument(
+        "--force", action="store_true", help="overwrite an output directory holding another run"
+    )
     p.set_defaults(run=_run_ntk)
 
 
@@ -533,9 +541,11 @@ def _run_ntk(args: argparse.Namespace) -> int:
     import jax
 
     from ntkspec import _compat
+    from ntkspec._io import atomic_savez
     from ntkspec._validate import check_int
     from ntkspec.empirical import empirical_ntk
     from ntkspec.models import mlp
+    from ntkspec.report import check_output_dir, run_info
     from ntkspec.spectrum import gram_spectrum
     from ntkspec.sphere import sample_sphere
 
@@ -545,49 +555,53 @@ def _run_ntk(args: argparse.Namespace) -> int:
     n = check_int("n", args.n, minimum=2, maximum=1 << 16)
     kmax = check_int("kmax", args.kmax, minimum=0, maximum=10_000)
     seed = check_int("seed", args.seed, minimum=0)
+    width = check_int("width", args.width, minimum=1, maximum=1 << 20)
     model = mlp(
         kernel.depth,
-        args.width,
+        width,
         kernel.activation if kernel.phi is None else kernel.phi,
         kernel.weight_var,
         kernel.bias_var,
         kernel.first_layer_var,
     )
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"Expected --out to be a directory; {out} is a file.")
-    with _compat.random_streams():
-        k_points, k_init = jax.random.split(jax.random.key(seed))
-    X = np.asarray(sample_sphere(k_points, n, args.dim, dtype=np.float32), dtype=np.float64)
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    params = model.init(k_init, args.dim)
-    K = np.asarray(
-        empirical_ntk(model.apply, params, X.astype(np.float32), method=args.method),
-        dtype=np.float64,
-    )
-    with _compat.enable_x64():
-        K_inf = np.asarray(kernel.gram(X), dtype=np.float64)
-    emp = gram_spectrum(K, X, kmax)
-    inf = spectrum(kernel, args.dim, kmax)
-    error = float(np.linalg.norm(K - K_inf) / np.linalg.norm(K_inf))
-    from ntkspec._io import atomic_savez
-
-    atomic_savez(out / "gram.npz", K=K, X=X)
-    payload = {
-        "config": {
-            **_kernel_config(kernel),
-            "dim": args.dim,
-            "width": args.width,
-            "n": n,
-            "seed": seed,
-            "method": args.method,
-        },
-        "degrees": [int(k) for k in emp.degrees],
-        "empirical": [float(x) for x in emp.eigenvalues],
-        "infinite_width": [float(x) for x in inf.eigenvalues],
-        "relative_error": error,
+    config = {
+        **_kernel_config(kernel),
+        "dim": args.dim,
+        "width": width,
+        "n": n,
+        "seed": seed,
+        "method": args.method,
     }
-    atomic_write_json(out / "gram_spectrum.json", payload)
+    out = check_output_dir(args.out, config, force=args.force)
+    atomic_write_json(out / "run.json", run_info(config, "running"))
+    try:
+        with _compat.random_streams():
+            k_points, k_init = jax.random.split(jax.random.key(seed))
+        X = np.asarray(sample_sphere(k_points, n, args.dim, dtype=np.float32), dtype=np.float64)
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+        params = model.init(k_init, args.dim)
+        K = np.asarray(
+            empirical_ntk(model.apply, params, X.astype(np.float32), method=args.method),
+            dtype=np.float64,
+        )
+        with _compat.enable_x64():
+            K_inf = np.asarray(kernel.gram(X), dtype=np.float64)
+        emp = gram_spectrum(K, X, kmax)
+        inf = spectrum(kernel, args.dim, kmax)
+        error = float(np.linalg.norm(K - K_inf) / np.linalg.norm(K_inf))
+        atomic_savez(out / "gram.npz", K=K, X=X)
+        payload = {
+            "config": config,
+            "degrees": [int(k) for k in emp.degrees],
+            "empirical": [float(x) for x in emp.eigenvalues],
+            "infinite_width": [float(x) for x in inf.eigenvalues],
+            "relative_error": error,
+        }
+        atomic_write_json(out / "gram_spectrum.json", payload)
+    except BaseException:
+        atomic_write_json(out / "run.json", run_info(config, "failed"))
+        raise
+    atomic_write_json(out / "run.json", run_info(config, "done"))
     print(
         f"# empirical NTK of a depth-{kernel.depth} width-{args.width} {kernel.activation} MLP "
         f"on {n} points of S^{args.dim - 1}; ||K - K_inf||/||K_inf|| = {error:.4g}"

@@ -167,3 +167,8 @@ def test_cli_ntk(tmp_path, capsys):
     assert main([*argv[:-2], "--method", "nope", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ntkspec: error:") and len(err.strip().splitlines()) == 1
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "done" and run["config"] == data["config"]
+    assert main([*argv, "--seed", "1"]) == 2  # another run into the same directory
+    assert "different run" in capsys.readouterr().err
+    assert main([*argv, "--seed", "1", "--force"]) == 0
