@@ -37,7 +37,7 @@ from ntkspec.empirical import empirical_ntk
 from ntkspec.kernels import ACTIVATIONS, mlp_kernel
 from ntkspec.models import mlp
 from ntkspec.spectrum import Spectrum, gram_spectrum, spectrum
-from ntkspec.sphere import degree_energy, random_harmonic, sample_sphere
+from ntkspec.sphere import _circle, degree_energy, random_harmonic, sample_sphere
 from ntkspec.train import TrainRecord, train
 
 __all__ = [
@@ -306,8 +306,7 @@ class Comparison:
 
 def _points(cfg: CompareConfig, key) -> np.ndarray:
     if cfg.sampling == "equispaced":
-        theta = 2.0 * np.pi * np.arange(cfg.n) / cfg.n  # as equispaced_circle, in float64
-        return np.stack([np.cos(theta), np.sin(theta)], axis=1)
+        return _circle(cfg.n)  # equispaced_circle's points, float64 under any x64 setting
     X = np.asarray(sample_sphere(key, cfg.n, cfg.dim, dtype=np.float32), dtype=np.float64)
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 

@@ -66,10 +66,14 @@ def equispaced_circle(n: int, *, offset: float = 0.0, dtype=None) -> jax.Array:
     diagonalizes it exactly (THEORY.md §3); :func:`degree_energy` then uses the exact DFT path.
     """
     n = check_int("n", n, minimum=1)
-    theta = offset + 2.0 * np.pi * np.arange(n) / n
-    X = np.stack([np.cos(theta), np.sin(theta)], axis=1)
     dtype = jnp.result_type(float) if dtype is None else dtype
-    return jnp.asarray(X, dtype=dtype)
+    return jnp.asarray(_circle(n, offset), dtype=dtype)
+
+
+def _circle(n: int, offset: float = 0.0) -> np.ndarray:
+    """The points of :func:`equispaced_circle` as a float64 NumPy array (any x64 setting)."""
+    theta = offset + 2.0 * np.pi * np.arange(n) / n
+    return np.stack([np.cos(theta), np.sin(theta)], axis=1)
 
 
 def gegenbauer(kmax: int, d: int, t: ArrayLike) -> np.ndarray:
