@@ -11,7 +11,7 @@ NT_VENV ?= .venv-nt
 NT_PY := $(NT_VENV)/bin/python
 NT_STAMP := $(NT_VENV)/.ntkspec-installed
 
-.PHONY: demo test test-nt lint clean
+.PHONY: demo test test-nt bench lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ test-nt: export TF_CPP_MIN_LOG_LEVEL = 3
 test-nt: $(NT_STAMP)
 	$(NT_PY) -c "import jax, neural_tangents as nt; print('jax', jax.__version__, '| neural-tangents', nt.__version__)"
 	$(NT_PY) -m pytest -q --ignore=tests/test_notebooks.py
+
+# `make bench` times ntkspec against neural-tangents in the same process (the nt environment):
+# infinite-width Gram, empirical NTK, spectrum, training. Tables on stdout, every number in
+# $(BENCH_JSON); results and interpretation in BENCHMARKS.md. 6-9 minutes on 2 shared cores.
+BENCH_JSON ?= benchmarks/results/nt.json
+
+bench: export TF_CPP_MIN_LOG_LEVEL = 3
+bench: $(NT_STAMP)
+	$(NT_PY) -m benchmarks.bench_nt --json $(BENCH_JSON)
 
 lint: $(STAMP)
 	$(PY) -m ruff check ntkspec tests benchmarks
