@@ -7,7 +7,16 @@ import numbers
 import jax
 import numpy as np
 
-__all__ = ["check_points", "check_int", "check_positive", "check_choice", "check_weights"]
+__all__ = [
+    "as_real_array",
+    "check_choice",
+    "check_int",
+    "check_key",
+    "check_points",
+    "check_positive",
+    "check_real",
+    "check_weights",
+]
 
 
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -24,16 +33,36 @@ def check_int(name: str, value, *, minimum: int | None = None, maximum: int | No
     return value
 
 
+def _as_float(value) -> float:
+    """``float(value)``; an integer too large for a float becomes ``inf`` (then refused)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
+
+
 def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
     """Return ``value`` as a finite float > 0 (or >= 0), else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"Expected {name} to be a real number; got {value!r} of type {type(value).__name__}."
         )
-    v = float(value)
+    v = _as_float(value)
     if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"Expected a finite {name} {bound}; got {value!r}.")
+    return v
+
+
+def check_real(name: str, value) -> float:
+    """Return ``value`` as a finite float, else raise a ``TypeError``/``ValueError`` naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"Expected {name} to be a real number; got {value!r} of type {type(value).__name__}."
+        )
+    v = _as_float(value)
+    if not np.isfinite(v):
+        raise ValueError(f"Expected a finite {name}; got {value!r}.")
     return v
 
 
@@ -41,6 +70,49 @@ def check_choice(name: str, value, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"Expected {name} to be one of {sorted(choices)}; got {value!r}.")
     return value
+
+
+def check_key(key, name: str = "key") -> jax.Array:
+    """Check that ``key`` is a JAX PRNG key (``jax.random.key(seed)`` or a legacy uint32 pair)."""
+    typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    legacy = (
+        isinstance(key, jax.Array | np.ndarray)
+        and key.dtype == np.uint32
+        and key.shape[-1:] == (2,)
+    )
+    if not (typed or legacy):
+        got = type(key).__name__
+        if isinstance(key, jax.Array | np.ndarray):
+            got = f"an array of dtype {key.dtype} and shape {key.shape}"
+        raise TypeError(
+            f"Expected {name} to be a JAX PRNG key; got {got}. Make one with jax.random.key(seed)."
+        )
+    return key
+
+
+def as_real_array(name: str, value) -> np.ndarray:
+    """``value`` as a float64 NumPy array; ``TypeError`` naming it if it is not real and numeric.
+
+    Booleans, strings, objects, complex numbers and ragged sequences are refused.
+    """
+    if value is None:
+        raise TypeError(f"Expected {name} to be a real array; got None.")
+    try:
+        arr = np.asarray(value)
+    except jax.errors.TracerArrayConversionError:  # (a TypeError: caught first)
+        raise TypeError(
+            f"Expected {name} to be a concrete array; got a traced value (call this outside jit)."
+        ) from None
+    except (ValueError, TypeError):  # ragged nested sequences
+        raise TypeError(
+            f"Expected {name} to be a real array; got a {type(value).__name__} that cannot be "
+            "converted to one (ragged or mixed entries)."
+        ) from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"Expected {name} to be a real array; got dtype {arr.dtype}.")
+    return arr.astype(np.float64)
 
 
 def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
@@ -51,7 +123,7 @@ def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
     """
     try:
         arr = np.asarray(X)
-    except jax.errors.TracerArrayConversionError:
+    except jax.errors.TracerArrayConversionError:  # (a TypeError: caught first)
         shape = np.shape(X)
         if len(shape) != 2 or shape[1] < 2 or (dim is not None and shape[1] != dim):
             raise ValueError(
@@ -59,6 +131,11 @@ def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
                 f"{'' if dim is None else f' and d = {dim}'}; got shape {shape}."
             ) from None
         return None
+    except (ValueError, TypeError):  # ragged nested sequences
+        raise TypeError(
+            f"Expected {name} to be a real array of shape (n, d); got a {type(X).__name__} that "
+            "cannot be converted to one (ragged or mixed entries)."
+        ) from None
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
@@ -82,9 +159,13 @@ def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
     bad = np.abs(norms - 1.0) > tol
     if bad.any():
         row = int(np.argmax(bad))
+        hint = "Normalize the rows (X / ‖X‖) or use sample_sphere."
+        if abs(norms[row] - 1.0) < 1e-5:  # e.g. float32 points cast to float64
+            hint = f"Renormalize the rows in {arr.dtype} (X / ‖X‖) after any dtype cast."
         raise ValueError(
             f"Expected points of shape (n, d) with unit norm in {name}; got norm "
-            f"{norms[row]:.6g} at row {row}. Normalize the rows (X / ‖X‖) or use sample_sphere."
+            f"{norms[row]:.6g} (|norm - 1| = {abs(norms[row] - 1.0):.2g} > {tol:g}) at row "
+            f"{row}. {hint}"
         )
     # Rows within tolerance are renormalized in float64, so float32 points pass later checks.
     return arr64 / norms[:, None]
@@ -94,9 +175,18 @@ def check_weights(weights, n: int) -> np.ndarray:
     """Quadrature weights of n sample points as float64 ``(n,)`` (default uniform ``1/n``)."""
     if weights is None:
         return np.full(n, 1.0 / n)
-    c = np.asarray(weights, dtype=np.float64)
-    if c.shape != (n,) or not np.isfinite(c).all() or (c < 0).any():
+    c = as_real_array("weights", weights)
+    if c.shape != (n,):
         raise ValueError(
-            f"Expected weights of shape ({n},), finite and non-negative; got shape {c.shape}."
+            f"Expected weights of shape ({n},) (one per point), finite and non-negative; "
+            f"got shape {c.shape}."
         )
+    bad = ~np.isfinite(c) | (c < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"Expected finite, non-negative weights; got weights[{i}] = {float(c[i])!r}."
+        )
+    if not c.sum() > 0:
+        raise ValueError("Expected weights with a positive sum; got all zeros.")
     return c

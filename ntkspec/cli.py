@@ -423,9 +423,15 @@ def _checkpoint_step(path: Path) -> int | None:
 
 def _resolve_compare(args: argparse.Namespace):
     """``(config, out directory)`` for a new run or for ``--resume``."""
+    from ntkspec._validate import check_int
     from ntkspec.compare import load_config
     from ntkspec.report import check_output_dir
 
+    if args.checkpoint_every is not None:
+        check_int("checkpoint_every", args.checkpoint_every, minimum=1)
+    for flag in ("out", "resume"):
+        if getattr(args, flag) == "":
+            raise ValueError(f"Expected a directory after --{flag}; got an empty string.")
     if args.resume is None:
         overrides = {k: getattr(args, k) for k in _COMPARE_FIELDS}
         cfg = load_config(args.config, preset=args.preset, overrides=overrides)
@@ -543,6 +549,7 @@ def _run_ntk(args: argparse.Namespace) -> int:
     from ntkspec import _compat
     from ntkspec._io import atomic_savez
     from ntkspec._validate import check_int
+    from ntkspec.compare import MAX_POINTS, MAX_SEED
     from ntkspec.empirical import empirical_ntk
     from ntkspec.models import mlp
     from ntkspec.report import check_output_dir, run_info
@@ -552,9 +559,9 @@ def _run_ntk(args: argparse.Namespace) -> int:
     if args.kernel != "ntk":
         raise ValueError("Expected --kernel ntk: `ntkspec ntk` computes the empirical NTK.")
     kernel = _kernel_from_args(args)
-    n = check_int("n", args.n, minimum=2, maximum=1 << 16)
+    n = check_int("n", args.n, minimum=2, maximum=MAX_POINTS)
     kmax = check_int("kmax", args.kmax, minimum=0, maximum=10_000)
-    seed = check_int("seed", args.seed, minimum=0)
+    seed = check_int("seed", args.seed, minimum=0, maximum=MAX_SEED)
     width = check_int("width", args.width, minimum=1, maximum=1 << 20)
     model = mlp(
         kernel.depth,

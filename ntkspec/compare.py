@@ -52,6 +52,12 @@ __all__ = [
 
 #: Compare a degree only while its predicted residual factor is at least this.
 COMPARE_FLOOR = 0.05
+#: Seeds are 32-bit: with JAX x64 off, ``jax.random.key`` keeps only the low 32 bits.
+MAX_SEED = 2**32 - 1
+#: compare holds several dense n × n float64 matrices and diagonalizes them (O(n³)).
+MAX_POINTS = 16384
+#: Targets stay in the lazy regime only when small; this bound only refuses absurd values.
+MAX_AMPLITUDE = 1e6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +108,7 @@ class CompareConfig:
                 f"Expected activation to be one of {list(ACTIVATIONS)}; got {self.activation!r}."
             )
         width = check_int("width", self.width, minimum=1, maximum=1 << 20)
-        n = check_int("n", self.n, minimum=2, maximum=1 << 16)
+        n = check_int("n", self.n, minimum=2, maximum=MAX_POINTS)
         sampling = check_choice("sampling", self.sampling, ("uniform", "equispaced"))
         if sampling == "equispaced" and dim != 2:
             raise ValueError(f"Expected dim = 2 for sampling='equispaced' (S^1); got dim = {dim}.")
@@ -131,7 +137,7 @@ class CompareConfig:
             )
         steps = check_int("steps", self.steps, minimum=1, maximum=10**7)
         record_every = check_int("record_every", self.record_every, minimum=1)
-        seed = check_int("seed", self.seed, minimum=0)
+        seed = check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         # Validates activation/variances exactly as the kernel does.
         mlp_kernel(depth, self.activation, self.weight_var, self.bias_var, self.first_layer_var)
         return dataclasses.replace(
@@ -169,7 +175,13 @@ def _float_tuple(name, value) -> tuple[float, ...]:
         value = (value,)
     if not isinstance(value, list | tuple) or not value:
         raise TypeError(f"Expected {name} to be a non-empty list of numbers; got {value!r}.")
-    return tuple(check_positive(f"{name} entry", v) for v in value)
+    values = tuple(check_positive(f"{name} entry", v) for v in value)
+    if max(values) > MAX_AMPLITUDE:
+        raise ValueError(
+            f"Expected {name} <= {MAX_AMPLITUDE:g} (the target should be small: ~0.1 keeps "
+            f"training lazy); got {max(values)!r}."
+        )
+    return values
 
 
 #: Named configurations for ``ntkspec compare --preset``.
@@ -195,13 +207,18 @@ def load_config(
     Unknown keys, wrong types and invalid values raise ``ValueError``/``TypeError``; a TOML
     syntax error raises ``ValueError`` naming the file.
     """
-    if preset is not None and preset not in PRESETS:
+    if preset is not None and (not isinstance(preset, str) or preset not in PRESETS):
         raise ValueError(f"Expected preset to be one of {sorted(PRESETS)}; got {preset!r}.")
     base = PRESETS[preset or "sphere3"]
     values: dict = {}
     if source is not None:
         if isinstance(source, Mapping):
             values.update(source)
+        elif not isinstance(source, str | os.PathLike):
+            raise TypeError(
+                "Expected config to be a TOML file path or a mapping of CompareConfig fields; "
+                f"got {type(source).__name__}."
+            )
         else:
             path = Path(source)
             try:
@@ -212,7 +229,7 @@ def load_config(
                 raise ValueError(f"Cannot read config file {path}: {e}") from None
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     known = {f.name for f in dataclasses.fields(CompareConfig)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(values) - known, key=repr)
     if unknown:
         raise ValueError(f"Unknown config key(s) {unknown}; expected some of {sorted(known)}.")
     return dataclasses.replace(base, **values).validated()

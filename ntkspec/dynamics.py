@@ -26,7 +26,6 @@ the global JAX x64 flag is.
 from __future__ import annotations
 
 import dataclasses
-import json
 import numbers
 import os
 from pathlib import Path
@@ -37,13 +36,14 @@ from scipy.linalg import lapack
 
 from ntkspec._io import atomic_savez, atomic_write_json, json_floats
 from ntkspec._validate import (
+    as_real_array,
     check_choice,
     check_int,
     check_points,
     check_positive,
     check_weights,
 )
-from ntkspec.spectrum import Spectrum
+from ntkspec.spectrum import Spectrum, load_fields
 from ntkspec.sphere import (
     _is_equispaced_circle,
     degree_energy,
@@ -65,6 +65,8 @@ __all__ = [
 _METHODS = ("gd", "flow")
 _SPECTRAL_LOSSES = ("mse", "sobolev")
 _GRAM_LOSSES = ("mse", "weighted", "sobolev")
+_MAX_DEGREE = 100_000
+_MAX_RECORDS = 10_000_000
 
 
 # ----------------------------------------------------------------------------- result type
@@ -134,21 +136,24 @@ class Prediction:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Prediction:
-        """Read a file written by :meth:`save`."""
+        """Read a file written by :meth:`save` (``ValueError`` if it is not one)."""
         d = _load(path)
-        return cls(
-            times=np.asarray(d["times"], dtype=np.int64),
-            degrees=np.asarray(d["degrees"], dtype=np.int64),
-            norms=np.asarray(d["norms"], dtype=np.float64).reshape(
-                len(d["times"]), len(d["degrees"])
-            ),
-            initial=np.asarray(d["initial"], dtype=np.float64),
-            method=str(d["method"]),
-            lr=float(np.float64(d["lr"])),
-            loss=str(d["loss"]),
-            s=float(np.float64(d["s"])),
-            source=str(d["source"]),
-        )
+        try:
+            return cls(
+                times=np.asarray(d["times"], dtype=np.int64),
+                degrees=np.asarray(d["degrees"], dtype=np.int64),
+                norms=np.asarray(d["norms"], dtype=np.float64).reshape(
+                    len(d["times"]), len(d["degrees"])
+                ),
+                initial=np.asarray(d["initial"], dtype=np.float64),
+                method=str(d["method"]),
+                lr=float(np.float64(d["lr"])),
+                loss=str(d["loss"]),
+                s=float(np.float64(d["s"])),
+                source=str(d["source"]),
+            )
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"Cannot load a Prediction from {path}: {e}") from None
 
 
 def _fields(obj):
@@ -156,11 +161,8 @@ def _fields(obj):
 
 
 def _load(path) -> dict:
-    path = Path(path)
-    if path.suffix == ".npz":
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
-    return json.loads(path.read_text())
+    """Entries of a saved result (``ValueError`` naming the file when one is missing)."""
+    return load_fields(Path(path))
 
 
 def _check_fraction(fraction) -> float:
@@ -218,6 +220,11 @@ def _record_times(steps, record_every, times) -> np.ndarray:
             )
         return t.astype(np.int64)
     every = 1 if record_every is None else check_int("record_every", record_every, minimum=1)
+    if steps // every + 2 > _MAX_RECORDS:
+        raise ValueError(
+            f"Expected at most {_MAX_RECORDS} recorded times; got steps = {steps} with "
+            f"record_every = {every}. Pass a larger record_every or explicit times=."
+        )
     t = np.arange(0, steps + 1, every, dtype=np.int64)
     if t[-1] != steps:
         t = np.append(t, np.int64(steps))
@@ -274,8 +281,17 @@ def sobolev_weights(d: int, degrees: ArrayLike, s: float) -> np.ndarray:
     """
     d = check_int("d", d, minimum=2)
     s = _check_s(s)
-    k = np.asarray(degrees, dtype=np.float64)
-    return (1.0 + k * (k + d - 2.0)) ** s
+    k = as_real_array("degrees", degrees)
+    if not (np.isfinite(k) & (k >= 0) & (k == np.round(k))).all():
+        raise ValueError(f"Expected non-negative integer degrees; got {np.asarray(degrees)!r}.")
+    with np.errstate(over="ignore"):
+        w = (1.0 + k * (k + d - 2.0)) ** s
+    if not np.isfinite(w).all():
+        raise ValueError(
+            f"Expected Sobolev weights (1 + k(k + d - 2))^s that fit in float64; with s = {s:g} "
+            f"they overflow at degree {int(k[~np.isfinite(w)].min())}. Use a smaller s or kmax."
+        )
+    return w
 
 
 def sobolev_matrix(
@@ -327,7 +343,7 @@ def sobolev_matrix(
             "Expected kmax (the highest degree of the Sobolev loss); it may be omitted only "
             "for equispaced points on S^1 without weights."
         )
-    kmax = check_int("kmax", kmax, minimum=0)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=_MAX_DEGREE)
     c = check_weights(weights, n)
     w = sobolev_weights(d, np.arange(kmax + 1), s) * multiplicity(d, np.arange(kmax + 1))
     G = np.clip(Xn @ Xn.T, -1.0, 1.0)
@@ -389,7 +405,7 @@ def predict_residual(
     method = check_choice("method", method, _METHODS)
     lr = check_positive("lr", lr)
     rates_all = _spectral_rates(spectrum, loss, s)
-    E = np.asarray(r0, dtype=np.float64)
+    E = as_real_array("r0", r0)
     K = spectrum.kmax + 1
     if E.ndim != 1 or not 1 <= E.shape[0] <= K:
         raise ValueError(
@@ -478,7 +494,7 @@ def steps_to_fit(
 
 # ----------------------------------------------------------------------------- finite sample
 def _check_gram(K) -> np.ndarray:
-    A = np.asarray(K, dtype=np.float64)
+    A = as_real_array("the Gram matrix K", K)
     if A.ndim != 2 or A.shape[0] != A.shape[1] or A.shape[0] < 1:
         raise ValueError(f"Expected a square Gram matrix of shape (n, n); got shape {A.shape}.")
     if not np.isfinite(A).all():
@@ -505,7 +521,7 @@ def _loss_factor(loss: str, n: int, weights, sobolev) -> np.ndarray:
         return np.sqrt(check_weights(weights, n))
     if sobolev is None:
         raise ValueError("Expected sobolev= (a matrix from sobolev_matrix) with loss='sobolev'.")
-    S = np.asarray(sobolev, dtype=np.float64)
+    S = as_real_array("sobolev", sobolev)
     if S.shape != (n, n) or not np.isfinite(S).all():
         raise ValueError(f"Expected a finite sobolev matrix of shape ({n}, {n}); got {S.shape}.")
     scale = max(float(np.max(np.abs(S))), np.finfo(np.float64).tiny)
@@ -596,7 +612,7 @@ def predict_residual_vectors(
     """
     A = _check_gram(K)
     n = A.shape[0]
-    r = np.asarray(r0, dtype=np.float64)
+    r = as_real_array("r0", r0)
     if r.shape != (n,) or not np.isfinite(r).all():
         raise ValueError(
             f"Expected r0 to be a finite residual vector of shape ({n},); got shape {r.shape}."
@@ -650,7 +666,7 @@ def predict_residual_gram(
       A :class:`Prediction` with ``source="gram"`` and degrees ``0..kmax``.
     """
     Xn = check_points(X)
-    kmax = check_int("kmax", kmax, minimum=0)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=_MAX_DEGREE)
     if np.shape(K) != (Xn.shape[0], Xn.shape[0]):
         raise ValueError(
             f"Expected K of shape (n, n) = {(Xn.shape[0],) * 2} to match X; got {np.shape(K)}."

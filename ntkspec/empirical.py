@@ -186,7 +186,15 @@ def _check_batch(X, name: str, trailing: tuple | None = None) -> jax.Array:
 
 def _check_output(apply_fn, params, x) -> np.dtype:
     """Check ``apply_fn(params, x[:1])`` has shape (1,) (abstractly); return its dtype."""
-    out = jax.eval_shape(apply_fn, params, x[:1])
+    try:
+        out = jax.eval_shape(apply_fn, params, x[:1])
+    except (ValueError, TypeError):
+        raise
+    except Exception as e:
+        raise TypeError(
+            f"Expected apply_fn(params, X) to evaluate on a batch of shape {(1, *x.shape[1:])} "
+            f"with these params; it failed with {type(e).__name__}: {e}"
+        ) from None
     if not hasattr(out, "shape") or tuple(out.shape) != (1,):
         got = getattr(out, "shape", type(out).__name__)
         raise ValueError(

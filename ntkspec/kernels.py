@@ -37,6 +37,9 @@ from jax.typing import ArrayLike
 from ntkspec import _compat
 from ntkspec._validate import check_choice, check_int, check_points, check_positive
 
+#: Deepest network accepted (the layer recursion is unrolled when traced).
+MAX_DEPTH = 100
+
 __all__ = ["Kernel", "mlp_kernel", "ACTIVATIONS", "activation_fn", "relu_k0", "relu_k1"]
 
 _PI = np.pi
@@ -190,6 +193,7 @@ class Kernel:
 
     def __call__(self, t: ArrayLike, which: str = "ntk") -> jax.Array:
         check_choice("which", which, ("ntk", "nngp"))
+        _check_t(t)
         t = jnp.asarray(t)
         t = t.astype(jnp.result_type(t, float))
         t = _clamp(t, -1.0, 1.0)
@@ -208,29 +212,104 @@ class Kernel:
         dtype = jnp.result_type(t, a, b, float)
         return _evaluate(self, t.astype(dtype), a.astype(dtype), b.astype(dtype))
 
-    def gram(self, X: ArrayLike, Y: ArrayLike | None = None, which: str = "ntk") -> jax.Array:
+    def gram(
+        self,
+        X: ArrayLike,
+        Y: ArrayLike | None = None,
+        which: str = "ntk",
+        *,
+        method: str = "auto",
+    ) -> jax.Array:
         """Gram matrix ``κ(<x_i, y_j>)`` of shape ``(n, m)`` for points on S^{d-1}.
+
+        Two evaluations of κ per entry:
+
+        - ``"exact"``: the layer recursion (cancellation-free near t = ±1), a few
+          transcendental functions per layer and entry;
+        - ``"series"``: κ fitted once, in float64, by a Chebyshev series in
+          ``u = √(1 − |t|)`` on each sign of t (κ is analytic in u: the √(1 − t) singularity
+          of ReLU kernels is absorbed), truncated where the coefficients fall below 2⁻³⁰·κ(1)
+          for float32 results and 2⁻⁴⁸·κ(1) for float64, then summed per entry by Clenshaw's
+          recurrence. Its cost does not depend on depth or activation.
+
+        ``"auto"`` (default) uses the series for float32 (and narrower) results, where its
+        error is below the rounding of t itself, and for activations done by Gauss–Hermite
+        quadrature (whose exact recursion costs ``quad_order²`` activation calls per entry and
+        layer, and is itself accurate to ~1e-8–1e-11 only); otherwise (relu, erf, identity in
+        float64) the exact recursion.
 
         Args:
           X: points ``(n, d)`` with unit norm.
           Y: points ``(m, d)`` (default ``X``).
           which: ``"ntk"`` or ``"nngp"``.
+          method: ``"auto"``, ``"exact"`` or ``"series"``.
         """
         check_choice("which", which, ("ntk", "nngp"))
+        check_choice("method", method, ("auto", "exact", "series"))
         check_points(X, name="X")
         if Y is not None:
             check_points(Y, name="Y", dim=np.shape(X)[1])
+        symmetric = Y is None
         X = jnp.asarray(X)
-        if Y is None:
-            return _gram(self, X, X, which, True)
-        return _gram(self, X, jnp.asarray(Y), which, False)
+        Y = X if symmetric else jnp.asarray(Y)
+        dtype = jnp.result_type(X, Y, float)
+        wide = jnp.finfo(dtype).bits > 32
+        if method == "auto":
+            method = "exact" if wide and self.phi is None else "series"
+        if method == "series":
+            try:
+                coeffs = _concrete(_series_coefficients, self, which, wide)
+            except (NotImplementedError, jax.errors.ConcretizationTypeError):
+                coeffs = None  # jax 0.4.38 inside jit cannot evaluate eagerly: the recursion
+            if coeffs is not None:
+                diag = self.kappa_one(which) if symmetric else None
+                return _gram_series(X, Y, jnp.asarray(coeffs, dtype=dtype), diag)
+        return _gram(self, X, Y, which, symmetric)
 
     def kappa_one(self, which: str = "ntk") -> float:
         """κ(1) in float64: the kernel's diagonal and the trace of its integral operator."""
-        with _compat.enable_x64():
+        check_choice("which", which, ("ntk", "nngp"))
+
+        def value():
             one, zero, two = (jnp.full((), v, jnp.float64) for v in (1.0, 0.0, 2.0))
             nngp, ntk = _evaluate(self, one, zero, two)
             return float(ntk if which == "ntk" else nngp)
+
+        return _concrete(value)
+
+
+def _check_t(t) -> None:
+    """Eager check of concrete inner products ``t``: real, finite, in [-1, 1] up to 1e-5.
+
+    Values just outside [-1, 1] (rounding of ``<x, x'>``) are clamped by the caller; traced
+    values (under jit/grad/vmap) are not checked.
+    """
+    if isinstance(t, jax.Array):  # checked on its device; skipped when traced
+        arr, xp = t, jnp
+    else:
+        try:
+            arr, xp = np.asarray(t), np
+        except (ValueError, TypeError):
+            raise TypeError(
+                f"Expected t to be a real number or array of inner products; got a "
+                f"{type(t).__name__} that cannot be converted to one."
+            ) from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(
+            f"Expected t to be a real number or array of inner products; got dtype {arr.dtype}."
+        )
+    bad = ~(xp.abs(arr) <= 1.0 + 1e-5)  # NaN included
+    try:
+        if not bool(bad.any()):
+            return
+    except jax.errors.ConcretizationTypeError:  # traced (jit, grad, vmap): not checked
+        return
+    raise ValueError(
+        f"Expected t = <x, x'> of unit vectors, finite and in [-1, 1]; got "
+        f"{float(np.asarray(arr)[np.asarray(bad)].ravel()[0])!r}. Normalize the points or clip t."
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3, 4))
@@ -242,6 +321,78 @@ def _gram(kernel: Kernel, X, Y, which, symmetric):
         t = jnp.where(jnp.eye(t.shape[0], dtype=bool), jnp.ones((), t.dtype), t)
     nngp, ntk = _evaluate(kernel, t, 1.0 - t, 1.0 + t)
     return ntk if which == "ntk" else nngp
+
+
+#: Relative truncation of the Chebyshev series of ``Kernel.gram(method="series")``
+#: (fraction of κ(1)), for float32 and for float64 results, and the largest fit tried.
+_SERIES_TOL = {False: 2.0**-30, True: 2.0**-48}
+_SERIES_MAX_NODES = 512
+
+
+@functools.lru_cache(maxsize=128)
+def _series_coefficients(kernel: Kernel, which: str, wide: bool) -> np.ndarray | None:
+    """Chebyshev coefficients ``(2, m)`` of κ on t >= 0 and t < 0 in ``x = 2√(1 − |t|) − 1``.
+
+    Fitted in float64 at N Chebyshev points of each half (N = 32, 64, … up to
+    ``_SERIES_MAX_NODES``) until the last quarter of the coefficients is below the tolerance,
+    then checked against the recursion at the N + 1 Chebyshev extrema. ``None`` when that fails
+    (the caller then uses the exact recursion).
+    """
+    tol = _SERIES_TOL[wide] * abs(kernel.kappa_one(which))
+    n = 32
+    while n <= _SERIES_MAX_NODES:
+        x = np.cos(np.pi * (np.arange(n) + 0.5) / n)  # first-kind points on [-1, 1]
+        values = _halves(kernel, which, x)
+        # DCT-II: c_j = (2/N) Σ_k f(x_k) cos(j (k + 1/2) π / N), c_0 halved.
+        c = values @ np.cos(np.pi * np.outer(np.arange(n) + 0.5, np.arange(n)) / n)
+        c *= 2.0 / n
+        c[:, 0] /= 2.0
+        if np.abs(c[:, -n // 4 :]).max() <= tol:
+            m = int(np.nonzero((np.abs(c) > tol / 4).any(axis=0))[0].max()) + 1
+            c = c[:, :m]
+            check = np.cos(np.pi * np.arange(n + 1) / n)  # extrema: other points
+            fitted = np.polynomial.chebyshev.chebval(check, c.T)
+            if np.abs(fitted - _halves(kernel, which, check)).max() <= 4.0 * tol:
+                return c
+            return None
+        n *= 2
+    return None
+
+
+def _concrete(fn, *args):
+    """``fn(*args)`` under float64, with concrete (host) results even inside a jit trace."""
+    try:
+        with _compat.enable_x64():
+            return fn(*args)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        with jax.ensure_compile_time_eval(), _compat.enable_x64():
+            return fn(*args)
+
+
+def _halves(kernel: Kernel, which: str, x: np.ndarray) -> np.ndarray:
+    """κ at ``t = ±(1 − u²)``, ``u = (x + 1)/2``, float64 ``(2, len(x))`` (1 ∓ t exact)."""
+    u2 = ((x + 1.0) / 2.0) ** 2
+    out = []
+    for t, a, b in ((1.0 - u2, u2, 2.0 - u2), (u2 - 1.0, 2.0 - u2, u2)):
+        nngp, ntk = _evaluate(kernel, *(jnp.asarray(v, jnp.float64) for v in (t, a, b)))
+        out.append(np.asarray(ntk if which == "ntk" else nngp, dtype=np.float64))
+    return np.stack(out)
+
+
+@functools.partial(jax.jit, static_argnums=(3,))
+def _gram_series(X, Y, coeffs, diag):
+    """κ(<x_i, y_j>) by Clenshaw's recurrence; ``diag`` (float κ(1) or None) pins the diagonal."""
+    t = _clamp(X @ Y.T, -1.0, 1.0)
+    x = 2.0 * jnp.sqrt(1.0 - jnp.abs(t)) - 1.0  # 1 - |t| is exact for |t| >= 1/2
+    pos = t >= 0
+    c = coeffs.astype(t.dtype)
+    b1 = b2 = jnp.zeros_like(t)
+    for j in range(c.shape[1] - 1, 0, -1):  # Clenshaw, the coefficients of t's half
+        b1, b2 = 2.0 * x * b1 - b2 + jnp.where(pos, c[0, j], c[1, j]), b1
+    K = x * b1 - b2 + jnp.where(pos, c[0, 0], c[1, 0])
+    if diag is not None:  # points on the sphere: t = 1 exactly, κ(1) rounded once
+        K = jnp.where(jnp.eye(K.shape[0], dtype=bool), jnp.asarray(diag, K.dtype), K)
+    return K
 
 
 def _evaluate(kernel: Kernel, t, a, b):
@@ -311,7 +462,7 @@ def _quadrature_layer(kernel: Kernel, q: float, q_new: float, rho, a, b):
     z, w = _hermite_rule(kernel.quad_order)
     z = jnp.asarray(z, dtype)
     w = jnp.asarray(w, dtype)
-    sq = np.sqrt(q)
+    sq = float(np.sqrt(q))  # a Python float: weakly typed, keeps float32 inputs float32
     root = jnp.sqrt(jnp.maximum(a * b, 0.0))  # √(1 - ρ²) without cancellation
     u = sq * z  # (m,)
     fu, dfu = phi(u), dphi(u)
@@ -346,7 +497,7 @@ def mlp_kernel(
     """Infinite-width NNGP/NTK of a fully connected network with ``depth`` hidden layers.
 
     Args:
-      depth: number of hidden layers L >= 1 (a two-layer network has depth 1).
+      depth: number of hidden layers, 1 <= L <= 100 (a two-layer network has depth 1).
       activation: ``"relu"`` or ``"erf"`` (closed forms), ``"identity"``, a name evaluated by
         Gauss–Hermite quadrature (``"gelu"``, ``"tanh"``, ``"sigmoid"``, ``"softplus"``,
         ``"silu"``, ``"sin"``), or any elementwise JAX-differentiable callable.
@@ -364,7 +515,7 @@ def mlp_kernel(
     >>> float(k.ntk(1.0)), round(float(k.nngp(0.0)) * np.pi, 6)
     (2.0, 1.0)
     """
-    depth = check_int("depth", depth, minimum=1)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
     quad_order = check_int("quad_order", quad_order, minimum=2, maximum=1000)
     phi = None
     if callable(activation):
@@ -403,6 +554,12 @@ def _variances(name, phi, depth, sw, sb, sw0, order) -> tuple[float, ...]:
         else:
             second = _second_moment(phi, q, order)
         qs.append(sw * second + sb)
+        if not (np.isfinite(qs[-1]) and qs[-1] > 0):
+            raise ValueError(
+                f"Expected finite, positive layer variances; with weight_var = {sw:g}, "
+                f"bias_var = {sb:g} and first_layer_var = {sw0:g} the pre-activation variance "
+                f"of layer {len(qs) - 1} is {qs[-1]:g}. Lower weight_var or depth."
+            )
     return tuple(qs)
 
 
@@ -417,8 +574,13 @@ def _check_activation(phi: Callable) -> None:
             "Expected activation to be an elementwise, differentiable JAX function of one array; "
             f"calling it failed with {type(e).__name__}: {e}"
         ) from None
-    if y.shape != x.shape or not bool(jnp.all(jnp.isfinite(y)) & jnp.all(jnp.isfinite(dy))):
+    if y.shape != x.shape:
         raise ValueError(
             "Expected activation to map an array elementwise to finite values of the same shape; "
             f"got shape {y.shape} for input shape {x.shape}."
+        )
+    if not bool(jnp.all(jnp.isfinite(y)) & jnp.all(jnp.isfinite(dy))):
+        raise ValueError(
+            "Expected activation to map an array elementwise to finite values with a finite "
+            "derivative; got NaN or inf on [-3, 3]."
         )

@@ -37,7 +37,7 @@ from jax.typing import ArrayLike
 
 from ntkspec import _compat
 from ntkspec._validate import check_int, check_positive
-from ntkspec.kernels import Kernel, activation_fn, mlp_kernel
+from ntkspec.kernels import MAX_DEPTH, Kernel, activation_fn, mlp_kernel
 
 __all__ = ["MLP", "mlp"]
 
@@ -183,7 +183,7 @@ def mlp(
     docstring for the parametrization.
 
     Args:
-      depth: number of hidden layers L >= 1.
+      depth: number of hidden layers, 1 <= L <= 100.
       width: hidden width m >= 1.
       activation: a name in ``ntkspec.kernels.ACTIVATIONS`` or an elementwise JAX callable.
       weight_var: σ_w² of hidden and readout weights.
@@ -204,7 +204,7 @@ def mlp(
     >>> net.apply(params, jnp.ones((2, 3)) / jnp.sqrt(3.0)).shape
     (2,)
     """
-    depth = check_int("depth", depth, minimum=1)
+    depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
     width = check_int("width", width, minimum=1)
     phi = activation_fn(activation)
     if weight_var is None:
@@ -216,8 +216,14 @@ def mlp(
     )
     if not isinstance(centered, bool):
         raise TypeError(f"Expected centered to be a bool; got {centered!r}.")
-    if not jnp.issubdtype(jnp.dtype(dtype), jnp.floating):
-        raise TypeError(f"Expected a floating dtype for the parameters; got {dtype!r}.")
+    try:
+        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        raise TypeError(
+            f"Expected a floating dtype for the parameters (e.g. jnp.float32); got {dtype!r}."
+        )
     spec = _Spec(depth, width, phi, weight_var, bias_var, first_layer_var, centered)
     return MLP(
         _Init(spec, jnp.dtype(dtype)),

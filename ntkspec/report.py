@@ -66,7 +66,12 @@ def check_output_dir(out: str | os.PathLike, config: dict, *, force: bool = Fals
                 f"{out} already holds a different run (see {previous}); choose another --out "
                 "or pass --force to overwrite it."
             )
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OSError(
+            f"Cannot create output directory {out} ({e.strerror or e}); choose a writable path."
+        ) from None
     if not os.access(out, os.W_OK):
         raise OSError(f"Output directory {out} is not writable.")
     return out

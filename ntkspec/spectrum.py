@@ -27,6 +27,7 @@ import functools
 import json
 import os
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -38,7 +39,13 @@ from scipy.special import gammaln
 
 from ntkspec import _compat
 from ntkspec._io import atomic_savez, atomic_write_json
-from ntkspec._validate import check_choice, check_int, check_positive, check_weights
+from ntkspec._validate import (
+    as_real_array,
+    check_choice,
+    check_int,
+    check_positive,
+    check_weights,
+)
 from ntkspec.kernels import Kernel
 from ntkspec.sphere import (
     check_points,
@@ -58,6 +65,7 @@ __all__ = [
 ]
 
 _MAX_PANELS = 1 << 13
+_MAX_DIM = 100_000
 
 
 def funk_hecke_constant(d: int) -> float:
@@ -176,24 +184,59 @@ class Spectrum:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Spectrum:
-        """Read a file written by :meth:`save`."""
+        """Read a file written by :meth:`save` (``ValueError`` if it is not one)."""
         path = Path(path)
+        d = load_fields(path)
+        try:
+            dim = int(d["dim"])
+            degrees = np.asarray(d["degrees"], dtype=np.int64)
+            return cls(
+                dim=dim,
+                degrees=degrees,
+                eigenvalues=np.asarray(d["eigenvalues"], dtype=np.float64),
+                multiplicities=multiplicity(dim, degrees),
+                trace=float(d["trace"]),
+                error=np.asarray(d["error"], dtype=np.float64),
+                kernel=str(d["kernel"]),
+            )
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"Cannot load a Spectrum from {path}: {e}") from None
+
+
+class _Fields(dict):
+    """The entries of a saved result; a missing one raises a ``ValueError`` naming the file."""
+
+    def __init__(self, path: Path, entries: dict):
+        super().__init__(entries)
+        self.path = path
+
+    def __missing__(self, key):
+        raise ValueError(
+            f"Expected a file written by save() with a {key!r} entry; {self.path} has none."
+        )
+
+
+def load_fields(path: Path) -> dict:
+    """The entries of a ``.npz`` (arrays) or ``.json`` file written by a result's ``save``.
+
+    ``OSError`` if it cannot be read; ``ValueError`` if it is not such a file.
+    """
+    try:
         if path.suffix == ".npz":
             with np.load(path) as z:
-                d = {k: z[k] for k in z.files}
+                entries = {k: z[k] for k in z.files}
         else:
-            d = json.loads(path.read_text())
-        dim = int(d["dim"])
-        degrees = np.asarray(d["degrees"], dtype=np.int64)
-        return cls(
-            dim=dim,
-            degrees=degrees,
-            eigenvalues=np.asarray(d["eigenvalues"], dtype=np.float64),
-            multiplicities=multiplicity(dim, degrees),
-            trace=float(d["trace"]),
-            error=np.asarray(d["error"], dtype=np.float64),
-            kernel=str(d["kernel"]),
+            entries = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(
+            f"Expected a .json or .npz file written by save(); cannot parse {path}: {e}"
+        ) from None
+    if not isinstance(entries, dict):
+        raise ValueError(
+            f"Expected a JSON object in {path} (a file written by save()); got "
+            f"{type(entries).__name__}."
         )
+    return _Fields(path, entries)
 
 
 # 32-point Gauss–Legendre rule on [0, 1], lower half (the rule is symmetric about 1/2):
@@ -271,10 +314,18 @@ def _zonal_values(kappa, which: str, t: np.ndarray, a: np.ndarray, b: np.ndarray
     with _compat.enable_x64():
         if isinstance(kappa, Kernel):
             nngp, ntk = _kernel_pair(kappa, jnp.asarray(t), jnp.asarray(a), jnp.asarray(b))
-            vals = ntk if which == "ntk" else nngp
+            vals = np.asarray(ntk if which == "ntk" else nngp, dtype=np.float64)
         else:
-            vals = kappa(t)
-        vals = np.asarray(vals, dtype=np.float64)
+            try:
+                vals = kappa(t)
+            except (ValueError, TypeError):
+                raise
+            except Exception as e:
+                raise TypeError(
+                    "Expected the kernel callable κ(t) to accept a float64 array t of shape "
+                    f"(n,) with values in [-1, 1]; calling it failed with {type(e).__name__}: {e}"
+                ) from None
+            vals = as_real_array("the kernel callable's values", vals)
     if vals.shape != t.shape:
         raise ValueError(
             "Expected the kernel callable to map t of shape (n,) to values of shape (n,); "
@@ -325,7 +376,7 @@ def spectrum(
     Args:
       kernel: a :class:`~ntkspec.kernels.Kernel` (from ``mlp_kernel``) or any callable
         ``κ(t)`` mapping a float64 array of t ∈ [-1, 1] to an array of the same shape.
-      dim: ambient dimension d >= 2.
+      dim: ambient dimension, 2 <= d <= 100000.
       kmax: highest degree (0 <= kmax <= 100000).
       which: ``"ntk"`` or ``"nngp"`` (ignored for a plain callable).
       tol: target for the error estimate, relative to ``max_k |λ_k|``. A warning is raised
@@ -343,7 +394,7 @@ def spectrum(
     >>> np.allclose(s.eigenvalues, [1 / 2, 1 / 3, 5 / 64, 0], rtol=0, atol=1e-15)
     True
     """
-    dim = check_int("dim", dim, minimum=2)
+    dim = check_int("dim", dim, minimum=2, maximum=_MAX_DIM)
     kmax = check_int("kmax", kmax, minimum=0, maximum=100_000)
     check_choice("which", which, ("ntk", "nngp"))
     tol = check_positive("tol", tol)
@@ -390,11 +441,13 @@ def spectrum(
 
 
 def _check_square(K, n: int) -> np.ndarray:
-    A = np.asarray(K, dtype=np.float64)
-    if A.shape != (n, n) or not np.isfinite(A).all():
+    A = as_real_array("the Gram matrix K", K)
+    if A.shape != (n, n):
         raise ValueError(
             f"Expected a finite Gram matrix K of shape ({n}, {n}) matching X; got {A.shape}."
         )
+    if not np.isfinite(A).all():
+        raise ValueError("Expected a finite Gram matrix K; got NaN or inf.")
     return A
 
 

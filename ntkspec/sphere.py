@@ -21,7 +21,14 @@ from jax.typing import ArrayLike
 from scipy.special import gammaln
 
 from ntkspec import _compat
-from ntkspec._validate import check_int, check_points, check_weights
+from ntkspec._validate import (
+    as_real_array,
+    check_int,
+    check_key,
+    check_points,
+    check_real,
+    check_weights,
+)
 
 __all__ = [
     "sample_sphere",
@@ -33,6 +40,11 @@ __all__ = [
     "random_harmonic",
     "check_points",
 ]
+
+#: Highest degree accepted by the functions here (as :func:`ntkspec.spectrum.spectrum`).
+MAX_DEGREE = 100_000
+#: ``multiplicity`` refuses to build exact integers with more decimal digits than this.
+_MAX_DIGITS = 100_000
 
 
 def sample_sphere(key: jax.Array, n: int, d: int, *, dtype=None) -> jax.Array:
@@ -51,12 +63,26 @@ def sample_sphere(key: jax.Array, n: int, d: int, *, dtype=None) -> jax.Array:
     >>> bool(jnp.allclose(jnp.linalg.norm(X, axis=1), 1.0, atol=1e-6))
     True
     """
+    check_key(key)
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
-    dtype = jnp.result_type(float) if dtype is None else dtype
+    dtype = _float_dtype(dtype)
     with _compat.random_streams():  # the newest JAX's numbers on jax 0.4.38 too
         z = jax.random.normal(key, (n, d), dtype=dtype)
     return z / jnp.linalg.norm(z, axis=1, keepdims=True)
+
+
+def _float_dtype(dtype):
+    """The default float dtype for ``None``, else ``dtype`` if it is a floating dtype."""
+    if dtype is None:
+        return jnp.result_type(float)
+    try:
+        ok = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise TypeError(f"Expected a floating dtype (e.g. jnp.float32); got {dtype!r}.")
+    return dtype
 
 
 def equispaced_circle(n: int, *, offset: float = 0.0, dtype=None) -> jax.Array:
@@ -66,7 +92,8 @@ def equispaced_circle(n: int, *, offset: float = 0.0, dtype=None) -> jax.Array:
     diagonalizes it exactly (THEORY.md §3); :func:`degree_energy` then uses the exact DFT path.
     """
     n = check_int("n", n, minimum=1)
-    dtype = jnp.result_type(float) if dtype is None else dtype
+    offset = check_real("offset", offset)
+    dtype = _float_dtype(dtype)
     return jnp.asarray(_circle(n, offset), dtype=dtype)
 
 
@@ -85,9 +112,9 @@ def gegenbauer(kmax: int, d: int, t: ArrayLike) -> np.ndarray:
     ``(k+d-2) P_{k+1} = (2k+d-2) t P_k - k P_{k-1}``.
 
     Args:
-      kmax: highest degree (>= 0).
+      kmax: highest degree (0 <= kmax <= 100000).
       d: ambient dimension (>= 2).
-      t: array of any shape with values in [-1, 1].
+      t: array of any shape with finite values in [-1, 1] (up to rounding: 1e-6).
 
     Returns:
       float64 array of shape ``(kmax + 1, *t.shape)``.
@@ -101,9 +128,15 @@ def gegenbauer(kmax: int, d: int, t: ArrayLike) -> np.ndarray:
     >>> round(float(0.5 * np.sum(w * P[2] ** 2)), 12)
     0.2
     """
-    kmax = check_int("kmax", kmax, minimum=0)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=MAX_DEGREE)
     d = check_int("d", d, minimum=2)
-    t = np.asarray(t, dtype=np.float64)
+    t = as_real_array("t", t)
+    bad = ~(np.abs(t) <= 1.0 + 1e-6)  # NaN included
+    if bad.any():
+        raise ValueError(
+            f"Expected t (inner products of unit vectors) finite and in [-1, 1]; got "
+            f"{float(t[bad].ravel()[0])!r}. Clip t to [-1, 1]."
+        )
     out = np.empty((kmax + 1, *t.shape), dtype=np.float64)
     out[0] = 1.0
     if kmax >= 1:
@@ -135,8 +168,14 @@ def multiplicity(d: int, k, *, log: bool = False):
     d = check_int("d", d, minimum=2)
     if np.ndim(k) == 0:
         k = check_int("k", k, minimum=0)
+        logn = float(_log_multiplicity(d, np.array([k]))[0])
         if log:
-            return float(_log_multiplicity(d, np.array([k]))[0])
+            return logn
+        if logn / np.log(10.0) > _MAX_DIGITS:
+            raise ValueError(
+                f"Expected N(d, k) with at most {_MAX_DIGITS} digits as an exact integer; "
+                f"N({d}, {k}) has about {logn / np.log(10.0):.3g}. Pass log=True for log N(d, k)."
+            )
         if k == 0:
             return 1
         if d == 2:
@@ -194,16 +233,16 @@ def degree_energy(
     Args:
       X: points of shape ``(n, d)`` on the unit sphere.
       values: function values, shape ``(n,)`` or ``(n, m...)`` (several functions at once).
-      kmax: highest degree.
+      kmax: highest degree (0 <= kmax <= 100000).
       weights: optional quadrature weights of shape ``(n,)``.
 
     Returns:
       float64 array of shape ``values.shape[1:] + (kmax + 1,)``.
     """
     Xn = check_points(X)
-    kmax = check_int("kmax", kmax, minimum=0)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=MAX_DEGREE)
     n, d = Xn.shape
-    F = np.asarray(values, dtype=np.float64)
+    F = as_real_array("values", values)
     if F.ndim < 1 or F.shape[0] != n:
         raise ValueError(
             f"Expected values of shape (n, ...) with n = {n} (one value per point); "
@@ -270,25 +309,38 @@ def random_harmonic(
     Args:
       key: JAX PRNG key.
       X: points ``(n, d)`` on the sphere.
-      k: degree (>= 0).
-      terms: number of zonal terms (default ``min(N(d, k), 64)``).
+      k: degree (0 <= k <= 100000).
+      terms: number of zonal terms (1 <= terms <= 4096; default ``min(N(d, k), 64)``).
 
     Returns:
       float64 array of shape ``(n,)``.
     """
+    check_key(key)
     Xn = check_points(X)
-    k = check_int("k", k, minimum=0)
+    k = check_int("k", k, minimum=0, maximum=MAX_DEGREE)
     d = Xn.shape[1]
-    nk = multiplicity(d, k)
-    terms = min(nk, 64) if terms is None else check_int("terms", terms, minimum=1)
+    logn = multiplicity(d, k, log=True)
+    nk = multiplicity(d, k) if logn < 700.0 else np.inf  # exact where it fits in a float
+    if terms is None:
+        terms = int(min(nk, 64))
+    else:
+        terms = check_int("terms", terms, minimum=1, maximum=4096)
     with _compat.random_streams():
         kz, ka = jax.random.split(key)
         a = np.asarray(jax.random.normal(ka, (terms,), dtype=jnp.float32), dtype=np.float64)
     Z = np.asarray(sample_sphere(kz, terms, d, dtype=jnp.float32), dtype=np.float64)
     Z /= np.linalg.norm(Z, axis=1, keepdims=True)
-    gram = gegenbauer(k, d, np.clip(Z @ Z.T, -1.0, 1.0))[k]
+    gram = _gegenbauer_k(k, d, np.clip(Z @ Z.T, -1.0, 1.0))
     norm2 = float(a @ gram @ a) / nk
     if norm2 <= 0.0:  # pragma: no cover - a measure-zero event
         raise ValueError("Degenerate random harmonic; use another key.")
-    vals = gegenbauer(k, d, np.clip(Xn @ Z.T, -1.0, 1.0))[k] @ a
+    vals = _gegenbauer_k(k, d, np.clip(Xn @ Z.T, -1.0, 1.0)) @ a
     return vals / np.sqrt(norm2)
+
+
+def _gegenbauer_k(k: int, d: int, G: np.ndarray) -> np.ndarray:
+    """P_k(G) alone, in O(size of G) memory whatever k (same recurrence as gegenbauer)."""
+    for j, p in gegenbauer_matrices(G, d, k):
+        if j == k:
+            return p.copy()
+    raise AssertionError("unreachable")  # pragma: no cover

@@ -45,6 +45,7 @@ from jax.typing import ArrayLike
 
 from ntkspec._io import atomic_savez, atomic_write_json, json_floats
 from ntkspec._validate import (
+    as_real_array,
     check_choice,
     check_int,
     check_points,
@@ -52,7 +53,7 @@ from ntkspec._validate import (
     check_weights,
 )
 from ntkspec.dynamics import _load, _steps_to_fraction
-from ntkspec.sphere import degree_energy
+from ntkspec.sphere import MAX_DEGREE, degree_energy
 
 __all__ = ["TrainRecord", "train"]
 
@@ -323,8 +324,13 @@ def train(
     n = Xn.shape[0]
     steps = check_int("steps", steps, minimum=0)
     record_every = check_int("record_every", record_every, minimum=1)
-    kmax = check_int("kmax", kmax, minimum=0)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=MAX_DEGREE)
     check_choice("loss", loss, _LOSSES)
+    if callback is not None and not callable(callback):
+        raise TypeError(
+            f"Expected callback to be callable as callback(step, total); got "
+            f"{type(callback).__name__}."
+        )
     if optimizer is None:
         if lr is None:
             raise ValueError("Expected lr > 0 for plain gradient descent (or pass optimizer=).")
@@ -372,7 +378,7 @@ def train(
 
     Xj = jnp.asarray(X)
     dtype = Xj.dtype
-    yv = np.asarray(y)
+    yv = as_real_array("targets y", y)
     if yv.shape != (n,) or not np.isfinite(yv).all():
         raise ValueError(f"Expected finite targets y of shape ({n},); got shape {yv.shape}.")
     yj = jnp.asarray(yv, dtype=dtype)

@@ -19,6 +19,9 @@ from ntkspec.kernels import mlp_kernel
 from ntkspec.spectrum import spectrum
 from ntkspec.sphere import degree_energy, equispaced_circle, sample_sphere
 
+# Float64 NumPy predictions whatever the x64 flag: all re-run with x64 off (test_precision.py).
+pytestmark = pytest.mark.precision
+
 
 @pytest.fixture(scope="module")
 def spec3():

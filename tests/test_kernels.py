@@ -186,7 +186,7 @@ def test_gram_properties_and_jit():
     X = sample_sphere(jax.random.key(1), 40, 5)
     for kernel in [mlp_kernel(2), mlp_kernel(3, "erf", bias_var=0.3), mlp_kernel(1, "tanh")]:
         for which in ("ntk", "nngp"):
-            K = np.asarray(kernel.gram(X, which=which))
+            K = np.asarray(kernel.gram(X, which=which, method="exact"))
             np.testing.assert_allclose(K, K.T, rtol=1e-14)
             np.testing.assert_allclose(np.diag(K), kernel.kappa_one(which), rtol=1e-12)
             assert np.linalg.eigvalsh(K).min() > -1e-10 * np.abs(K).max()
@@ -198,6 +198,71 @@ def test_gram_properties_and_jit():
     assert mlp_kernel(1).gram(X, Y).shape == (40, 7)
 
 
+GRAM_SERIES_KERNELS = [
+    mlp_kernel(1),
+    mlp_kernel(4, bias_var=0.2),
+    mlp_kernel(12),
+    mlp_kernel(3, "erf", bias_var=0.3, first_layer_var=2.0),
+    mlp_kernel(2, "identity", bias_var=0.5),
+    mlp_kernel(1, "tanh"),
+    mlp_kernel(2, "gelu", bias_var=0.1),
+]
+
+
+@pytest.mark.parametrize("kernel", GRAM_SERIES_KERNELS, ids=lambda k: f"{k.activation}{k.depth}")
+def test_gram_series_matches_exact_recursion(kernel):
+    """The Chebyshev-in-√(1-|t|) evaluation equals the layer recursion: to 1e-13·κ(1) with
+    float64 points (the 2⁻⁴⁸ fit), to float32 rounding with float32 points."""
+    X = np.asarray(sample_sphere(jax.random.key(3), 24, 4, dtype=jnp.float32), dtype=np.float64)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Y = X[:9] @ np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0]
+    X32 = jnp.asarray(X, dtype=jnp.float32)
+    for which in ("ntk", "nngp"):
+        scale = kernel.kappa_one(which)
+        for args in ((X,), (X, Y)):
+            exact = np.asarray(kernel.gram(*args, which=which, method="exact"))
+            series = np.asarray(kernel.gram(*args, which=which, method="series"))
+            assert np.abs(series - exact).max() <= 1e-13 * scale
+        s32 = kernel.gram(X32, which=which, method="series")
+        e32 = kernel.gram(X32, which=which, method="exact")
+        assert s32.dtype == e32.dtype == jnp.float32
+        diff = np.abs(np.asarray(s32, np.float64) - np.asarray(e32, np.float64)).max()
+        assert diff <= 2e-6 * scale
+        np.testing.assert_array_equal(np.diag(np.asarray(s32)), np.float32(scale))
+
+
+def test_gram_auto_method_choice(monkeypatch):
+    from ntkspec import kernels
+
+    X = np.asarray(sample_sphere(jax.random.key(4), 16, 3, dtype=jnp.float32), dtype=np.float64)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    relu, tanh = mlp_kernel(3), mlp_kernel(1, "tanh")
+    X32 = jnp.asarray(X, jnp.float32)
+    # float32: the series; float64 closed forms: the recursion; quadrature activations: series.
+    np.testing.assert_array_equal(relu.gram(X32), relu.gram(X32, method="series"))
+    np.testing.assert_array_equal(relu.gram(X), relu.gram(X, method="exact"))
+    np.testing.assert_array_equal(tanh.gram(X), tanh.gram(X, method="series"))
+    # A fit that does not converge within the node budget falls back to the recursion.
+    monkeypatch.setattr(kernels, "_SERIES_MAX_NODES", 16)
+    kernels._series_coefficients.cache_clear()
+    try:
+        np.testing.assert_array_equal(relu.gram(X32), relu.gram(X32, method="exact"))
+    finally:
+        kernels._series_coefficients.cache_clear()
+    with pytest.raises(ValueError, match="method"):
+        relu.gram(X, method="chebyshev")
+
+
+def test_gram_under_jit():
+    X = sample_sphere(jax.random.key(5), 12, 3, dtype=jnp.float32)
+    for kernel in (mlp_kernel(2), mlp_kernel(1, "tanh")):
+        jitted = np.asarray(jax.jit(kernel.gram)(X))
+        # jax 0.4.38 cannot fit the series inside a trace; gram then falls back to the
+        # recursion: equal to float32 rounding either way.
+        np.testing.assert_allclose(jitted, kernel.gram(X), rtol=0, atol=2e-6 * jitted.max())
+
+
+@pytest.mark.precision
 def test_float32_in_float32_out():
     t = jnp.linspace(-1, 1, 5, dtype=jnp.float32)
     assert mlp_kernel(2).ntk(t).dtype == jnp.float32

@@ -36,6 +36,7 @@ def test_sample_sphere_is_uniform(key):
     np.testing.assert_allclose(X.mean(0), 0.0, atol=0.03)
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize("d", [2, 3, 4, 7, 50])
 def test_gegenbauer_matches_scipy(d):
     t = np.linspace(-1, 1, 41)
@@ -51,6 +52,7 @@ def test_gegenbauer_matches_scipy(d):
     np.testing.assert_array_equal(P[:, -1], 1.0)
 
 
+@pytest.mark.precision
 def test_gegenbauer_against_mpmath_high_degree():
     # P_k^{(d)} = C_k^{(α)}(t) / C_k^{(α)}(1), α = (d - 2)/2, evaluated with 40 digits.
     mpmath.mp.dps = 40
@@ -61,6 +63,7 @@ def test_gegenbauer_against_mpmath_high_degree():
         assert abs(got - float(ref)) <= 1e-13
 
 
+@pytest.mark.precision
 def test_gegenbauer_any_shape():
     t = np.random.default_rng(0).uniform(-1, 1, (3, 4, 5))
     P = gegenbauer(4, 3, t)
@@ -68,6 +71,7 @@ def test_gegenbauer_any_shape():
     np.testing.assert_allclose(P[2], 1.5 * t**2 - 0.5, rtol=0, atol=4e-16)
 
 
+@pytest.mark.precision
 @pytest.mark.parametrize("d", [2, 3, 5, 12])
 def test_gegenbauer_orthogonality(d):
     # c_d ∫ P_j P_k (1 - t²)^{(d-3)/2} dt = δ_jk / N(d, k); Gauss–Jacobi is exact here.
@@ -79,6 +83,7 @@ def test_gegenbauer_orthogonality(d):
     np.testing.assert_allclose(G, np.diag(1.0 / N), atol=1e-13)
 
 
+@pytest.mark.precision
 def test_multiplicity_known_values_and_log():
     assert [multiplicity(2, k) for k in range(5)] == [1, 2, 2, 2, 2]
     assert [multiplicity(3, k) for k in range(5)] == [1, 3, 5, 7, 9]
@@ -112,6 +117,7 @@ def test_degree_energy_of_pure_harmonics_uniform_points(key):
         assert np.delete(E, k).max() < 0.06
 
 
+@pytest.mark.precision
 def test_degree_energy_exact_with_quadrature_weights():
     # Product Gauss rule on S^2 integrates polynomials of degree <= 2·15 - 1 exactly, so the
     # energies of a band-limited function are exact with those weights.
@@ -152,6 +158,7 @@ def test_degree_energy_batched_shapes(key):
     np.testing.assert_allclose(E[1, 1], degree_energy(X, F[:, 1, 1], 3), rtol=1e-12)
 
 
+@pytest.mark.precision
 def test_random_harmonic_unit_norm_exact_on_circle():
     X = equispaced_circle(256)
     h = random_harmonic(jax.random.key(3), X, 4)

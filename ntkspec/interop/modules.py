@@ -8,6 +8,7 @@ lazily and raises ``ImportError`` naming the package to install.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -42,6 +43,8 @@ def from_equinox(module) -> tuple[Any, Any]:
     the rest is static. ``apply_fn`` vmaps the module over the batch.
     """
     eqx = _require("equinox")
+    if not isinstance(module, eqx.Module):
+        raise TypeError(f"Expected an equinox.Module; got {type(module).__name__}.")
     params, static = eqx.partition(module, eqx.is_inexact_array)
 
     def apply_fn(params, X):
@@ -58,6 +61,15 @@ def from_linen(module, variables) -> tuple[Any, Any]:
     Params are ``variables["params"]``; other collections (e.g. ``batch_stats``) are held fixed.
     """
     _require("flax")
+    from flax import linen
+
+    if not isinstance(module, linen.Module):
+        raise TypeError(f"Expected a flax.linen.Module; got {type(module).__name__}.")
+    if not isinstance(variables, Mapping):
+        raise TypeError(
+            f"Expected variables to be the mapping returned by module.init(...); got "
+            f"{type(variables).__name__}."
+        )
     variables = dict(variables)
     if "params" not in variables:
         raise ValueError("Expected Linen variables with a 'params' collection (module.init(...)).")
@@ -75,6 +87,8 @@ def from_nnx(module) -> tuple[Any, Any]:
     _require("flax")
     from flax import nnx
 
+    if not isinstance(module, nnx.Module):
+        raise TypeError(f"Expected a flax.nnx.Module; got {type(module).__name__}.")
     graphdef, params, rest = nnx.split(module, nnx.Param, ...)
 
     def apply_fn(params, X):

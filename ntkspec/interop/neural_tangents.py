@@ -299,6 +299,16 @@ def stax_params(params) -> list:
             "Expected the params of an uncentered mlp (a list of layer dicts); got a centered "
             "pair. Convert each copy separately."
         )
+    layers_ok = isinstance(params, list | tuple) and len(params) >= 2
+    layers_ok = layers_ok and all(
+        isinstance(layer, dict) and set(layer) == {"w", "b"} for layer in params
+    )
+    if not layers_ok:
+        raise TypeError(
+            "Expected the params of an uncentered ntkspec mlp: a list of depth + 1 "
+            f"{{'w': ..., 'b': ...}} layer dicts as returned by mlp(...).init; got "
+            f"{type(params).__name__}."
+        )
     out = []
     for l, layer in enumerate(params):
         if l:
