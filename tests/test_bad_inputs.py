@@ -141,7 +141,7 @@ API = [
     api(lambda e, p: multiplicity(3, np.array([0.5])), V, r"Expected non-negative integer degrees k; got", "multiplicity-k-array-float"),
     api(lambda e, p: multiplicity(10**7, 10**7), V, r"at most 100000 digits.*Pass log=True", "multiplicity-absurd"),
     api(lambda e, p: degree_energy(np.ones(3), np.ones(3), 2), V, r"Expected X of shape \(n, d\).*got shape \(3,\)", "degree_energy-X-1d"),
-    api(lambda e, p: degree_energy(2 * e.X, e.r0, 2), V, r"Expected points .*unit norm.*got norm 2 at row 0.*sample_sphere", "degree_energy-X-norm"),
+    api(lambda e, p: degree_energy(2 * e.X, e.r0, 2), V, r"Expected points .*unit norm.*got norm 2 \(\|norm - 1\| = 1 > 1e-08\) at row 0.*sample_sphere", "degree_energy-X-norm"),
     api(lambda e, p: degree_energy(np.where(np.eye(8, 3) > 0, np.nan, e.X), e.r0, 2), V, r"Expected finite points in X; got NaN/inf at row 0", "degree_energy-X-nan"),
     api(lambda e, p: degree_energy(np.full((2, 3), np.inf), np.ones(2), 2), V, r"Expected finite points in X; got NaN/inf", "degree_energy-X-inf"),
     api(lambda e, p: degree_energy(np.ones((4, 1)), np.ones(4), 2), V, r"d >= 2.*got shape \(4, 1\)", "degree_energy-d1"),
