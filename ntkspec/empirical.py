@@ -253,17 +253,24 @@ def _assemble(block, n1, n2, b1, b2, symmetric, dtype) -> jax.Array:
 
 # ----------------------------------------------------------------------------- jacobian
 def _per_example_grads(apply_fn, params, x) -> list[jax.Array]:
-    """Per-example gradients as a list of (b, leaf size) matrices."""
+    """Per-example gradients, one ``(b, *leaf.shape)`` array per parameter leaf."""
 
     def single(p, xi):
         return apply_fn(p, xi[None])[0]
 
-    grads = jax.vmap(jax.grad(single), in_axes=(None, 0))(params, x)
-    return [g.reshape(x.shape[0], -1) for g in jax.tree.leaves(grads)]
+    return jax.tree.leaves(jax.vmap(jax.grad(single), in_axes=(None, 0))(params, x))
 
 
 def _contract(J1, J2) -> jax.Array:
-    return sum(jnp.matmul(a, b.T, precision="highest") for a, b in zip(J1, J2, strict=True))
+    """``Σ_leaves J1 J2ᵀ`` over every non-batch axis (no reshape: XLA would copy layouts)."""
+
+    def dot(a, b):
+        axes = tuple(range(1, a.ndim))
+        return jax.lax.dot_general(
+            a, b, ((axes, axes), ((), ())), precision=jax.lax.Precision.HIGHEST
+        )
+
+    return sum(dot(a, b) for a, b in zip(J1, J2, strict=True))
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -276,7 +283,18 @@ def _jacobian_block(apply_fn, params, x1, x2):
 @functools.partial(jax.jit, static_argnums=0)
 def _jacobian_diag_block(apply_fn, params, x):
     J = _per_example_grads(apply_fn, params, x)
-    return _contract(J, J)
+    # J Jᵀ is symmetric: with the rows in p slices, only the p(p + 1)/2 slice pairs i <= j are
+    # contracted (10/16 of the FLOPs for p = 4), the others are their transposes.
+    b = x.shape[0]
+    p = 4 if b >= 256 else 1
+    cuts = [b * i // p for i in range(p + 1)]
+    rows = [[a[cuts[i] : cuts[i + 1]] for a in J] for i in range(p)]
+    blocks = [[None] * p for _ in range(p)]
+    for i in range(p):
+        for j in range(i, p):
+            blocks[i][j] = _contract(rows[i], rows[j])
+            blocks[j][i] = blocks[i][j].T
+    return jnp.block(blocks)
 
 
 # ----------------------------------------------------------------------------- ntk_vp

@@ -122,6 +122,17 @@ def test_methods_agree_on_residual_net(dtype, tol):
             empirical_ntk(apply, p, X1, method="structured")
 
 
+def test_jacobian_diagonal_block_in_row_slices():
+    """A diagonal block of >= 256 rows is contracted in 4 uneven row slices (i <= j only)."""
+    with _compat.enable_x64():
+        init, apply = _resnet(3, 8)
+        p = jax.tree.map(lambda a: a.astype(jnp.float64), init(jax.random.key(3)))
+        X = sample_sphere(jax.random.key(4), 258, 3, dtype=jnp.float64)  # slices 64/65/64/65
+        K = empirical_ntk(apply, p, X, method="jacobian")
+        assert _rel(K, _reference_ntk(apply, p, X, X)) < 1e-12
+        np.testing.assert_array_equal(K, K.T)
+
+
 def test_linear_model_closed_form():
     # f(θ, x) = <θ, x>: the NTK is exactly the Gram <x, x'>, for any inputs (no sphere needed).
     X = jax.random.normal(jax.random.key(0), (9, 4))
