@@ -504,7 +504,7 @@ def mlp_kernel(
       weight_var: σ_w² of hidden and readout weights (default 2 for relu — He scaling — else 1).
       bias_var: σ_b² of every bias (default 0: bias-free).
       first_layer_var: σ_w0² of the first layer (default 1, so Σ_0 = t + σ_b²); no 1/d.
-      quad_order: Gauss–Hermite nodes per dimension for quadrature activations.
+      quad_order: Gauss–Hermite nodes per dimension for quadrature activations (2..256).
 
     Returns:
       A :class:`Kernel`.
@@ -516,7 +516,8 @@ def mlp_kernel(
     (2.0, 1.0)
     """
     depth = check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
-    quad_order = check_int("quad_order", quad_order, minimum=2, maximum=1000)
+    # numpy's Gauss–Hermite weights overflow to NaN beyond order ~370.
+    quad_order = check_int("quad_order", quad_order, minimum=2, maximum=256)
     phi = None
     if callable(activation):
         name, phi = "custom", activation

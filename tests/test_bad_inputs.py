@@ -171,6 +171,7 @@ API = [
     api(lambda e, p: mlp_kernel(1, bias_var=float("inf")), V, r"Expected a finite bias_var >= 0; got inf", "mlp_kernel-bias_var-inf"),
     api(lambda e, p: mlp_kernel(1, first_layer_var=0.0), V, r"Expected a finite first_layer_var > 0; got 0\.0", "mlp_kernel-first_layer_var-0"),
     api(lambda e, p: mlp_kernel(1, "tanh", quad_order=1), V, r"Expected quad_order >= 2; got 1", "mlp_kernel-quad_order"),
+    api(lambda e, p: mlp_kernel(1, "tanh", quad_order=400), V, r"Expected quad_order <= 256; got 400", "mlp_kernel-quad_order-huge"),
     api(lambda e, p: mlp_kernel(40, weight_var=1e300), V, r"Expected finite, positive layer variances.*weight_var = 1e\+300.*Lower weight_var", "mlp_kernel-variance-overflow"),
     api(lambda e, p: e.kernel(0.5, "foo"), V, r"Expected which to be one of \['nngp', 'ntk'\]; got 'foo'", "Kernel-call-which"),
     api(lambda e, p: e.kernel("a"), T, r"Expected t to be a real number or array .*got dtype <U1", "Kernel-call-t-str"),
