@@ -90,6 +90,22 @@ def check_key(key, name: str = "key") -> jax.Array:
     return key
 
 
+def _real(name: str, value, what: str) -> np.ndarray:
+    """``np.asarray(value)`` in its own dtype; ``TypeError`` unless it is real and numeric."""
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError):  # ragged nested sequences
+        raise TypeError(
+            f"Expected {name} to be {what}; got a {type(value).__name__} that cannot be "
+            "converted to one (ragged or mixed entries)."
+        ) from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"Expected {name} to be {what}; got dtype {arr.dtype}.")
+    return arr
+
+
 def as_real_array(name: str, value) -> np.ndarray:
     """``value`` as a float64 NumPy array; ``TypeError`` naming it if it is not real and numeric.
 
@@ -97,22 +113,11 @@ def as_real_array(name: str, value) -> np.ndarray:
     """
     if value is None:
         raise TypeError(f"Expected {name} to be a real array; got None.")
-    try:
-        arr = np.asarray(value)
-    except jax.errors.TracerArrayConversionError:  # (a TypeError: caught first)
+    if isinstance(value, jax.core.Tracer):
         raise TypeError(
             f"Expected {name} to be a concrete array; got a traced value (call this outside jit)."
-        ) from None
-    except (ValueError, TypeError):  # ragged nested sequences
-        raise TypeError(
-            f"Expected {name} to be a real array; got a {type(value).__name__} that cannot be "
-            "converted to one (ragged or mixed entries)."
-        ) from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise TypeError(f"Expected {name} to be a real array; got dtype {arr.dtype}.")
-    return arr.astype(np.float64)
+        )
+    return _real(name, value, "a real array").astype(np.float64)
 
 
 def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
@@ -121,27 +126,15 @@ def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
     Raises ``ValueError`` naming the offending shape, entry or norm. Under a JAX transformation
     (a traced ``X``) only the shape can be checked; the values are then returned as ``None``.
     """
-    try:
-        arr = np.asarray(X)
-    except jax.errors.TracerArrayConversionError:  # (a TypeError: caught first)
+    if isinstance(X, jax.core.Tracer):
         shape = np.shape(X)
         if len(shape) != 2 or shape[1] < 2 or (dim is not None and shape[1] != dim):
             raise ValueError(
                 f"Expected {name} of shape (n, d) with d >= 2"
                 f"{'' if dim is None else f' and d = {dim}'}; got shape {shape}."
-            ) from None
+            )
         return None
-    except (ValueError, TypeError):  # ragged nested sequences
-        raise TypeError(
-            f"Expected {name} to be a real array of shape (n, d); got a {type(X).__name__} that "
-            "cannot be converted to one (ragged or mixed entries)."
-        ) from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise TypeError(
-            f"Expected {name} to be a real array of shape (n, d); got dtype {arr.dtype}."
-        )
+    arr = _real(name, X, "a real array of shape (n, d)")
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 2:
         raise ValueError(
             f"Expected {name} of shape (n, d) with n >= 1 and d >= 2 (points on S^(d-1)); "
