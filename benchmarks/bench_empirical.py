@@ -34,10 +34,8 @@ Results and their interpretation: BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -47,6 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks._machine import machine
 from ntkspec import empirical_ntk, mlp, sample_sphere
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,23 +59,6 @@ SLOW_METHODS = ("jacobian", "ntk_vp", "baseline")
 RTOL = 1e-5  # agreement of the methods in float32 (empirical_ntk's documented tolerance)
 GEMM_SIZE = 2048
 MEMORY_CASES = ((1024, 4096), (2048, 4096))
-
-
-def machine() -> dict:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "jax_backend": jax.default_backend(),
-        "loadavg_start": os.getloadavg(),
-    }
 
 
 def bench(fn, repeats: int):

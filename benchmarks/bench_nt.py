@@ -101,6 +101,7 @@ except ImportError as e:  # pragma: no cover - wrong environment
         f"bench_nt needs neural-tangents (run `make bench`, which uses .venv-nt): {e}"
     ) from None
 
+from benchmarks._machine import cpuinfo  # noqa: E402
 from ntkspec import empirical_ntk, mlp, mlp_kernel, multiplicity, sample_sphere, spectrum, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,15 +129,11 @@ def x64():
 
 
 def machine() -> dict:
-    info = {"cpu_model": "unknown", "cpu_flags_avx512f": None, "ram_gib": None}
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and info["cpu_model"] == "unknown":
-                info["cpu_model"] = line.split(":", 1)[1].strip()
-            if line.startswith("flags") and info["cpu_flags_avx512f"] is None:
-                flags = line.split(":", 1)[1].split()
-                info["cpu_flags_avx512f"] = "avx512f" in flags
-                info["cpu_flags_avx2"] = "avx2" in flags
+    info = {"cpu_model": cpuinfo("model name") or "unknown", "ram_gib": None}
+    flags = cpuinfo("flags")
+    info["cpu_flags_avx512f"] = None if flags is None else "avx512f" in flags.split()
+    if flags is not None:
+        info["cpu_flags_avx2"] = "avx2" in flags.split()
     with contextlib.suppress(OSError, ValueError):
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):

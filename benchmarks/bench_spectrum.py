@@ -26,7 +26,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -39,6 +38,7 @@ import numpy as np
 import scipy
 from scipy.special import gammaln, roots_jacobi
 
+from benchmarks._machine import machine
 from ntkspec import gegenbauer, mlp_kernel, multiplicity, sample_sphere, spectrum
 
 REPO = Path(__file__).resolve().parents[1]
@@ -85,26 +85,14 @@ def bench(fn, repeats: int, warmup: int = 1, budget_s: float = float("inf")):
     return float(np.median(times)), times, out
 
 
-def machine() -> dict:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "jax": jax.__version__,
-        "jax_backend": jax.default_backend(),
-        "loadavg_start": os.getloadavg(),
-        "blas_threads_env": {
+def _machine() -> dict:
+    return machine(
+        numpy=np.__version__,
+        scipy=scipy.__version__,
+        blas_threads_env={
             k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ
         },
-    }
+    )
 
 
 def load_reference(path: Path) -> list[dict]:
@@ -550,7 +538,7 @@ def main(argv=None) -> int:
     only = set(args.only or SECTIONS)
     repeats = args.repeats or (3 if args.quick else 5)
     t_start = time.perf_counter()
-    res = {"machine": machine(), "command": " ".join(["python", *sys.argv])}
+    res = {"machine": _machine(), "command": " ".join(["python", *sys.argv])}
     cases = load_reference(REFERENCE)
     kernel = mlp_kernel(4)
 

@@ -28,10 +28,8 @@ Results and their interpretation: BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -41,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks._machine import machine
 from ntkspec import mlp, sample_sphere, train
 
 N_POINTS = 512
@@ -52,24 +51,6 @@ RECORD_DENSE = 10
 # loop, fusion): observed differences are ~1e-6 relative; 1e-5 leaves a margin.
 LOSS_RTOL = 1e-5
 CONFIGS = ((1, 8192), (2, 1024), (3, 512))
-
-
-def machine() -> dict:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "nproc": len(os.sched_getaffinity(0)),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "optax": optax.__version__,
-        "jax_backend": jax.default_backend(),
-        "loadavg_start": os.getloadavg(),
-    }
 
 
 def problem(depth: int, width: int):
@@ -219,7 +200,7 @@ def main(argv=None) -> int:
     repeats = args.repeats or (2 if args.quick else 5)
     t_start = time.perf_counter()
     res = {
-        "machine": machine(),
+        "machine": machine(optax=optax.__version__),
         "command": " ".join(["python", *sys.argv]),
         "repeats": repeats,
         "configs": [],
