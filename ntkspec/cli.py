@@ -470,7 +470,7 @@ def _resolve_compare(args: argparse.Namespace):
 
 def _run_compare(args: argparse.Namespace) -> int:
     from ntkspec.compare import compare
-    from ntkspec.report import run_info, summary_table, write_report
+    from ntkspec.report import running, summary_table, write_report
 
     cfg, out = _resolve_compare(args)
     ckpt = out / _CHECKPOINT
@@ -478,16 +478,15 @@ def _run_compare(args: argparse.Namespace) -> int:
         step = _checkpoint_step(ckpt)
         start = "step 0 (no checkpoint)" if step is None else f"step {step}"
         print(f"resuming {out} from {start} of {cfg.steps}", file=sys.stderr)
-    atomic_write_json(out / "run.json", run_info(cfg.to_dict(), "running"))
     try:
-        result = compare(
-            cfg,
-            callback=_progress(args.quiet),
-            checkpoint=ckpt,
-            checkpoint_every=args.checkpoint_every,
-        )
+        with running(out, cfg.to_dict()):
+            result = compare(
+                cfg,
+                callback=_progress(args.quiet),
+                checkpoint=ckpt,
+                checkpoint_every=args.checkpoint_every,
+            )
     except BaseException:
-        atomic_write_json(out / "run.json", run_info(cfg.to_dict(), "failed"))
         step = _checkpoint_step(ckpt)
         if step is not None:
             print(
@@ -552,7 +551,7 @@ def _run_ntk(args: argparse.Namespace) -> int:
     from ntkspec.compare import MAX_POINTS, MAX_SEED
     from ntkspec.empirical import empirical_ntk
     from ntkspec.models import mlp
-    from ntkspec.report import check_output_dir, run_info
+    from ntkspec.report import check_output_dir, run_info, running
     from ntkspec.spectrum import gram_spectrum
     from ntkspec.sphere import sample_sphere
 
@@ -580,8 +579,7 @@ def _run_ntk(args: argparse.Namespace) -> int:
         "method": args.method,
     }
     out = check_output_dir(args.out, config, force=args.force)
-    atomic_write_json(out / "run.json", run_info(config, "running"))
-    try:
+    with running(out, config):
         with _compat.random_streams():
             k_points, k_init = jax.random.split(jax.random.key(seed))
         X = np.asarray(sample_sphere(k_points, n, args.dim, dtype=np.float32), dtype=np.float64)
@@ -605,9 +603,6 @@ def _run_ntk(args: argparse.Namespace) -> int:
             "relative_error": error,
         }
         atomic_write_json(out / "gram_spectrum.json", payload)
-    except BaseException:
-        atomic_write_json(out / "run.json", run_info(config, "failed"))
-        raise
     atomic_write_json(out / "run.json", run_info(config, "done"))
     print(
         f"# empirical NTK of a depth-{kernel.depth} width-{args.width} {kernel.activation} MLP "

@@ -7,6 +7,7 @@ versions, devices, status), ``report.md`` (human summary with the figures inline
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -22,7 +23,7 @@ from ntkspec.kernels import mlp_kernel
 from ntkspec.plot import plot_heatmap, plot_spectrum
 from ntkspec.spectrum import spectrum
 
-__all__ = ["write_report", "summary_table", "run_info", "check_output_dir"]
+__all__ = ["write_report", "summary_table", "run_info", "running", "check_output_dir"]
 
 
 def run_info(config: dict, status: str) -> dict:
@@ -38,6 +39,20 @@ def run_info(config: dict, status: str) -> dict:
         "python_version": platform.python_version(),
         "devices": [str(d) for d in jax.devices()],
     }
+
+
+@contextlib.contextmanager
+def running(out: Path, config: dict):
+    """Mark ``out/run.json`` ``running`` for the block, and ``failed`` if the block raises.
+
+    The caller writes the final status (``done``/``diverged``) once its results are written.
+    """
+    atomic_write_json(out / "run.json", run_info(config, "running"))
+    try:
+        yield
+    except BaseException:
+        atomic_write_json(out / "run.json", run_info(config, "failed"))
+        raise
 
 
 def check_output_dir(out: str | os.PathLike, config: dict, *, force: bool = False) -> Path:

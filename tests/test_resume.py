@@ -218,6 +218,7 @@ def test_lr_above_stability_limit_refused_unless_allowed(tmp_path, capsys):
     assert main(["compare", *FAST, "--lr", "50", "--out", str(out)]) == 2
     assert "--allow-unstable" in _one_error_line(capsys)
     assert not (out / "metrics.json").exists()
+    assert json.loads((out / "run.json").read_text())["status"] == "failed"
     # Forced: a warning with the limit, the run diverges, is saved as such and exits 1.
     rc = main(["compare", *FAST, "--steps", "200", "--lr", "50", "--allow-unstable",
                "--out", str(out)])  # fmt: skip
