@@ -17,7 +17,16 @@ directories are walked instead.
 import re
 import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+
+from ntkspec.kernels import mlp_kernel
+from ntkspec.spectrum import spectrum
+from ntkspec.sphere import multiplicity
 
 ROOT = Path(__file__).resolve().parents[1]
 THEORY = ROOT / "docs" / "theory.md"
@@ -150,3 +159,105 @@ def test_no_file_cites_the_missing_THEORY_md():
         f"{len(offenders)} line(s) cite {_OLD_NAME}, which is not in the repository; cite "
         "docs/theory.md instead:\n" + "\n".join(offenders)
     )
+
+
+# ----------------------------------------------------------------------------- the formulas
+# Statements of docs/theory.md checked against independent computations (mpmath closed forms,
+# exact series), so that the reference cannot drift from the truth.
+
+
+def _lam_monomial(n: int, k: int, d: int):
+    """λ_k(tⁿ) of docs/theory.md §1.6 in mpmath (0 unless n >= k, n ≡ k mod 2)."""
+    if n < k or (n - k) % 2:
+        return mpmath.mpf(0)
+    return (
+        mpmath.factorial(n)
+        / mpmath.factorial(n - k)
+        * mpmath.gamma(mpmath.mpf(d) / 2)
+        * mpmath.gamma(mpmath.mpf(n - k + 1) / 2)
+        / (mpmath.sqrt(mpmath.pi) * 2**k * mpmath.gamma(mpmath.mpf(n + k + d) / 2))
+    )
+
+
+@pytest.mark.parametrize("d", [2, 3, 5, 12])
+def test_monomial_closed_form_matches_funk_hecke_quadrature(d):
+    """§1.6 against ntkspec's θ quadrature of §1.4 on κ(t) = tⁿ (a different computation)."""
+    with mpmath.workdps(30):
+        for n in range(10):
+            spec = spectrum(lambda t, n=n: t**n, d, 11)
+            ref = np.array([float(_lam_monomial(n, k, d)) for k in range(12)])
+            np.testing.assert_allclose(spec.eigenvalues, ref, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("d", [2, 3, 7, 50])
+def test_monomial_trace_bound_and_ratio(d):
+    """§1.6: Σ_k N λ_k(tⁿ) = 1, λ_k(tⁿ) <= 1/N(d, k), the ratio of consecutive terms and
+    where the terms start to decrease."""
+    with mpmath.workdps(40):
+        for n in range(14):
+            lam = [_lam_monomial(n, k, d) for k in range(n + 1)]
+            total = mpmath.fsum(multiplicity(d, k) * lam[k] for k in range(n + 1))
+            assert abs(total - 1) < mpmath.mpf(10) ** -35
+            tol = mpmath.mpf(10) ** -35
+            assert all(0 <= lam[k] <= (1 + tol) / multiplicity(d, k) for k in range(n + 1))
+        for k in range(7):
+            for n in range(k, k + 40, 2):
+                ratio = _lam_monomial(n + 2, k, d) / _lam_monomial(n, k, d)
+                formula = mpmath.mpf((n + 2) * (n + 1)) / ((n + 2 - k) * (n + k + d))
+                assert abs(ratio / formula - 1) < mpmath.mpf(10) ** -35
+                exact = Fraction((n + 2) * (n + 1), (n + 2 - k) * (n + k + d))
+                assert (exact <= 1) == ((d - 1) * (n + 2) >= k * (k + d - 2))
+        assert abs(_lam_monomial(1, 1, d) - mpmath.mpf(1) / d) < mpmath.mpf(10) ** -35
+
+
+def _two_layer_relu_ntk_taylor(M: int) -> list:
+    """Exact Taylor coefficients a_0..a_M of NTK(t) = t·k0(t) + k1(t) (docs/theory.md §2.3).
+
+    NTK(t) = t + (√(1 − t²) + 2 t arcsin t)/π (§2.6), with the binomial series of √(1 − t²) and
+    arcsin t = Σ_j (2j)! / (4^j (j!)² (2j + 1)) t^{2j+1}.
+    """
+    a = [mpmath.mpf(0)] * (M + 1)
+    a[0] = 1 / mpmath.pi
+    a[1] = mpmath.mpf(1)
+    c = mpmath.mpf(1)  # (2j)! / (4^j (j!)²) for j = m - 1
+    for m in range(1, M // 2 + 1):
+        j = m - 1
+        if j > 0:
+            c *= mpmath.mpf(2 * j - 1) / (2 * j)
+        sqrt_term = (-1) ** m * mpmath.binomial(mpmath.mpf(1) / 2, m)
+        a[2 * m] = (sqrt_term + 2 * c / (2 * j + 1)) / mpmath.pi
+    return a
+
+
+#: §2.7: the two-layer bias-free ReLU NTK on S^2, exactly.
+_EXACT_S2 = {0: (1, 2), 1: (1, 3), 2: (5, 64), 3: (0, 1), 4: (1, 192), 5: (0, 1), 6: (23, 16384)}
+
+
+@pytest.mark.parametrize(("d", "M"), [(3, 600), (50, 60)])
+def test_nonnegative_series_and_its_tail_bound(d, M):
+    """§1.7 and §5.4 on the two-layer ReLU NTK: a_n >= 0, Σ a_n <= κ(1) = 2, and
+
+        S_M = Σ_{n<=M} a_n λ_k(tⁿ) <= λ_k <= S_M + (κ(1) − Σ_{n<=M} a_n) λ_k(t^{n0}),
+
+    n0 the first n > M of k's parity (valid since (d − 1)(M + 3) >= k(k + d − 2)). λ_k is the
+    exact value of §2.7 for d = 3 and ntkspec's quadrature (within its 1e-14 error) for d = 50.
+    """
+    with mpmath.workdps(30):
+        a = _two_layer_relu_ntk_taylor(M)
+        assert all(x >= 0 for x in a)
+        mass = mpmath.fsum(a)
+        assert 0 < 2 - mass < 1
+        if d == 3:
+            exact = {k: mpmath.mpf(p) / q for k, (p, q) in _EXACT_S2.items()}
+            slack = mpmath.mpf(0)
+        else:
+            lam = spectrum(mlp_kernel(1), d, 6).eigenvalues
+            exact = {k: mpmath.mpf(float(lam[k])) for k in range(7)}
+            slack = mpmath.mpf(1e-14 * float(lam[0]))
+        for k, lam_k in exact.items():
+            assert (d - 1) * (M + 3) >= k * (k + d - 2)
+            partial = mpmath.fsum(a[n] * _lam_monomial(n, k, d) for n in range(k, M + 1, 2))
+            n0 = M + 1 if (M + 1 - k) % 2 == 0 else M + 2
+            bound = (2 - mass) * _lam_monomial(n0, k, d)
+            assert partial <= lam_k + slack, k
+            assert lam_k <= partial + bound + slack, k
