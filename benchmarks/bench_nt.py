@@ -16,7 +16,7 @@ Sections (``--only`` picks some):
   network written as an NT user writes it, ``stax.serial(Dense(w, W_std=1), Relu(), [Dense(w,
   W_std=√2), Relu()] × (L-1), Dense(1, W_std=√2))``, and ``jax.jit(kernel_fn,
   static_argnames="get")(√3·X, None, "ntk")``: NT divides the first layer by the fan-in d = 3,
-  so its kernel on √d·x equals ntkspec's on x (THEORY.md §2). Checked before timing: on the
+  so its kernel on √d·x equals ntkspec's on x (docs/theory.md §2.9). Checked before timing: on the
   first 256 rows, both libraries in float64 agree to 1e-6 relative (max |Δ| / max |Θ|), and
   each float32 Gram is within 1e-3 of that float64 reference (float32 inputs round
   t = <x, x'> by ~1e-7, and Θ has a √(1 - t) singularity at t = 1, so ~√ε_32 is the floor for

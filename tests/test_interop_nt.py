@@ -1,7 +1,7 @@
 """Cross-checks against neural-tangents (run by `make test-nt`; skipped without it).
 
 neural-tangents (NT) divides the first layer by the fan-in, so its kernels on √d·x equal
-ntkspec's on x (THEORY.md §2). x64 is on (conftest.py): kernels are compared in float64,
+ntkspec's on x (docs/theory.md §2.9). x64 is on (conftest.py): kernels are compared in float64,
 empirical NTKs in float32.
 """
 
@@ -216,7 +216,7 @@ def test_spectrum_of_from_stax_equals_native(nt, dim, depth, activation, bias_va
 
 @pytest.mark.nt
 def test_from_stax_exact_two_layer_relu(nt):
-    """THEORY.md §2: stax Dense(W_std=√2)-Relu-Dense on √d·x is t k0 + k1; λ on S^2 exact."""
+    """docs/theory.md §2.9: stax Dense(W_std=√2)-Relu-Dense on √d·x is t k0 + k1; λ on S^2 exact."""
     from neural_tangents import stax
 
     *_, kernel_fn = stax.serial(stax.Dense(8, W_std=2**0.5), stax.Relu(), stax.Dense(1))

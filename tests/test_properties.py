@@ -70,7 +70,7 @@ def _legendre_d(k, d, t):
 
 
 def _reference_kernel(act, depth, sw, sb, sw0, t):
-    """(NNGP, NTK) of the closed-form activations in NumPy (THEORY.md §2), float64."""
+    """(NNGP, NTK) of the closed-form activations in NumPy (docs/theory.md §2), float64."""
     t = np.asarray(t, dtype=np.float64)
     q = sw0 + sb
     s = sw0 * t + sb

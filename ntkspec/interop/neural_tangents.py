@@ -1,6 +1,6 @@
 """Adapter between ntkspec and neural-tangents ``stax`` (optional: ``pip install 'ntkspec[nt]'``).
 
-Scaling (THEORY.md §2). neural-tangents (NT) divides the first layer's covariance by the fan-in:
+Scaling (docs/theory.md §2.9). neural-tangents (NT) divides the first layer's covariance by the fan-in:
 ``Dense(m, W_std=σ)`` on an input ``x ∈ R^d`` has pre-activation covariance ``σ² <x, x'>/d + b²``.
 ntkspec's convention has no ``1/d``: ``σ_w0² <x, x'> + σ_b²`` on unit-norm ``x``. So an NT
 kernel on the scaled inputs ``√d·x`` equals the ntkspec kernel on ``x``; both functions here
@@ -165,7 +165,7 @@ def from_stax(
     The result is a callable for :func:`ntkspec.spectrum.spectrum` (``spectrum(from_stax(kf,
     d), d, kmax)``) or anything else that takes ``κ(t)``. It evaluates ``kernel_fn`` on pairs
     of unit vectors with inner product ``t`` *scaled by* ``√dim`` (NT divides the first layer
-    by the fan-in, THEORY.md §2), so the stax network of an ``mlp_kernel`` configuration (see
+    by the fan-in, docs/theory.md §2.9), so the stax network of an ``mlp_kernel`` configuration (see
     :func:`to_stax`) gives exactly ``mlp_kernel(...).ntk`` (or ``.nngp``).
 
     Args:

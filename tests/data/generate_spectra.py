@@ -4,7 +4,7 @@
 This script deliberately imports nothing from ``ntkspec``: it is a from-scratch mpmath
 implementation used to validate the package.  It writes ``spectra_reference.json`` next to itself.
 
-Conventions (see /work/shared/THEORY.md, sections 1-2)
+Conventions (see docs/theory.md, sections 1-2)
 ------------------------------------------------------
 Points on S^{d-1}, t = <x, x'> = cos(theta).  An MLP with L = depth hidden layers, parameters
 weight_var (s_w^2), bias_var (s_b^2), first_layer_var (s_w0^2):
@@ -77,7 +77,7 @@ BIAS = "0.1"  # biased configurations (exact decimal 1/10)
 BIASED_DIMS = (2, 3, 10)
 BIASED_DEPTHS = (1, 3)
 DEFAULT_WEIGHT_VAR = {"relu": "2", "erf": "1"}
-# sigma_w0^2 = 1 (Sigma_0 = t + sigma_b^2), as in ntkspec.mlp_kernel and THEORY.md: with
+# sigma_w0^2 = 1 (Sigma_0 = t + sigma_b^2), as in ntkspec.mlp_kernel and docs/theory.md §2: with
 # sigma_w0^2 = weight_var = 2 the bias-free ReLU kernels would be doubled (NTK(1) = 2(L+1)) and
 # the exact d=3 values 1/2, 1/3, 5/64, ... would not hold.
 FIRST_LAYER_VAR = "1"
@@ -229,7 +229,7 @@ def multiplicity(d, k):
 
 
 def monomial_eigenvalue(d, n, k):
-    """Exact lambda_k of kappa(t) = t^n (THEORY.md section 1)."""
+    """Exact lambda_k of kappa(t) = t^n (docs/theory.md §1.6)."""
     if n < k or (n - k) % 2:
         return mpf(0)
     return (
