@@ -186,6 +186,19 @@ def _needed_kmax(tails: np.ndarray, target: float) -> str:
     return "a larger kmax"
 
 
+def _zero(spectrum: Spectrum) -> np.ndarray:
+    """Degrees whose λ_k is zero within its error estimate (rounding floor where error > 0).
+
+    As :meth:`Spectrum.zero_within_error`, except that a degree with ``error_k = 0`` is taken
+    as exact: small eigenvalues of a spectrum given exactly (e.g. in high dimension, far below
+    ``ε · max λ``) stay modes.
+    """
+    lam = np.asarray(spectrum.eigenvalues, float)
+    err = np.asarray(spectrum.error, float)
+    floor = 16.0 * np.finfo(np.float64).eps * float(np.max(np.abs(lam)))
+    return np.abs(lam) <= np.where(err > 0, np.maximum(err, floor), 0.0)
+
+
 def truncate(
     spectrum: Spectrum, tail_tol: float = 1e-3, *, kmax: int | None = None, kmin: int = 0
 ) -> Truncation:
@@ -199,6 +212,10 @@ def truncate(
 
     Returns:
       A :class:`Truncation`.
+
+    Eigenvalues zero within the spectrum's error estimate (or its rounding floor
+    ``16 ε max|λ|`` where the estimate is nonzero) are set to 0: those modes are unlearnable.
+    A degree whose ``error`` is 0 is taken as exact.
 
     Raises:
       ValueError: if no K <= ``spectrum.kmax`` meets the tolerance (the message estimates the
@@ -216,7 +233,7 @@ def truncate(
     trace = float(spectrum.trace)
     if not np.isfinite(trace) or trace <= 0:
         raise ValueError(f"Expected a spectrum with a finite positive trace κ(1); got {trace!r}.")
-    lam = np.where(spectrum.zero_within_error(), 0.0, np.asarray(spectrum.eigenvalues, float))
+    lam = np.where(_zero(spectrum), 0.0, np.asarray(spectrum.eigenvalues, float))
     if (lam < 0).any() or not np.isfinite(lam).all():
         k = int(np.argmax(~(lam >= 0)))
         raise ValueError(
@@ -356,6 +373,7 @@ def _eigenlearning(trunc: Truncation, v2: np.ndarray, n, kappa, noise, ridge):
         L = np.where(pos, lam[None, :] / (lam[None, :] + kap), 0.0)
         # N L² = (N λ) λ/(λ + κ)²; at κ = 0 this is N (finite whenever κ = 0 is reached).
         nl2 = np.where(pos, w[None, :] * L / (lam[None, :] + kap), 0.0)
+        nl2 = np.where(kap == 0, np.where(pos, trunc.multiplicities[None, :], 0.0), nl2)
         gamma = np.sum(nl2, axis=1) / n
         e0 = np.where(gamma < 1, 1.0 / (1.0 - gamma), np.inf)
         bias = (1.0 - L) ** 2 * v2[None, :]

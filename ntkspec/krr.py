@@ -1,0 +1,252 @@
+"""Kernel ridge regression on the sphere, measured: test error per degree over random draws.
+
+The Monte-Carlo counterpart of :mod:`ntkspec.generalization` (kept apart: that module is
+theory from a spectrum, this one samples data and solves linear systems). Each trial draws
+
+- ``max(n)`` training points and ``test_points`` held-out points uniform on S^{d-1};
+- a target ``f* = Σ_k A_k h_k`` with independent random unit-norm harmonics ``h_k`` of degree
+  k (:func:`ntkspec.sphere.random_harmonic`) and ``A_k = sqrt(v_k²)``;
+- labels ``y = f*(X) + ε``, ``ε ~ N(0, noise)``;
+
+then fits ``f̂ = K(·, X_n)(K_n + δ I)^{-1} y_n`` on the first n training points for every n
+(nested samples) and records, on the held-out points, ``mean (f̂ − f*)²`` and its energy in
+each degree ``‖Π_k (f̂ − f*)‖²`` by the zonal projection (:func:`ntkspec.sphere.degree_energy`)
+with the diagonal (self-pair) term removed, which makes it unbiased. The train MSE is
+``mean (f̂(x_i) − y_i)²`` on the noisy training labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+from scipy.linalg import cho_factor, cho_solve
+
+from ntkspec import _compat
+from ntkspec._validate import as_real_array, check_int, check_key, check_positive
+from ntkspec.kernels import Kernel
+from ntkspec.sphere import degree_energy, multiplicity, random_harmonic, sample_sphere
+
+__all__ = ["KRRMeasurement", "kernel_regression_curve", "krr_fit"]
+
+#: Largest training set: every trial diagonalizes a max(n) × max(n) Gram.
+MAX_TRAIN = 8192
+MAX_TEST = 20000
+MAX_TRIALS = 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class KRRMeasurement:
+    """Measured kernel-regression errors, one row per trial.
+
+    Attributes:
+      n: sample sizes ``(m,)`` (int64).
+      excess_mse: held-out ``mean (f̂ − f*)²`` ``(trials, m)``.
+      excess_mse_per_degree: unbiased ``‖Π_k (f̂ − f*)‖²`` ``(trials, m, kmax + 1)``.
+      train_mse: ``mean (f̂(x_i) − y_i)²`` over the noisy training labels ``(trials, m)``.
+      noise: ε²; ridge: δ; test_points: held-out points per trial.
+    """
+
+    n: np.ndarray
+    excess_mse: np.ndarray
+    excess_mse_per_degree: np.ndarray
+    train_mse: np.ndarray
+    noise: float
+    ridge: float
+    test_points: int
+
+    @property
+    def test_mse(self) -> np.ndarray:
+        """``excess_mse + ε²``: the error on noisy held-out labels (eigenlearning's test MSE)."""
+        return self.excess_mse + self.noise
+
+    @property
+    def trials(self) -> int:
+        return int(self.excess_mse.shape[0])
+
+    def mean(self, field: str = "test_mse") -> np.ndarray:
+        """Mean over trials of a per-trial field."""
+        return np.mean(getattr(self, field), axis=0)
+
+    def sem(self, field: str = "test_mse") -> np.ndarray:
+        """Standard error of that mean (sample std / sqrt(trials); 0 for one trial)."""
+        a = getattr(self, field)
+        if a.shape[0] < 2:
+            return np.zeros(a.shape[1:])
+        return np.std(a, axis=0, ddof=1) / np.sqrt(a.shape[0])
+
+
+def krr_fit(K: ArrayLike, y: ArrayLike, ridge: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Dual coefficients ``α = (K + δ I)^{-1} y`` and the fitted values ``K α`` (float64).
+
+    Solved by a Cholesky factorization of ``K + δ I``; if that fails (K singular to working
+    precision), through the eigendecomposition with eigenvalues below ``n ε max(eig)``
+    treated as zero: the minimum-norm interpolant at δ = 0.
+
+    Args:
+      K: symmetric PSD Gram ``(n, n)``.
+      y: labels ``(n,)`` or ``(n, c)``.
+      ridge: δ >= 0.
+    """
+    K = as_real_array("K", K)
+    y = as_real_array("y", y)
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or y.shape[:1] != K.shape[:1]:
+        raise ValueError(
+            f"Expected a square Gram K (n, n) and labels y (n, ...); got {K.shape} and {y.shape}."
+        )
+    ridge = check_positive("ridge", ridge, allow_zero=True)
+    try:
+        factor = cho_factor(K + ridge * np.eye(K.shape[0]), lower=True, check_finite=False)
+        alpha = cho_solve(factor, y, check_finite=False)
+        return alpha, K @ alpha
+    except np.linalg.LinAlgError:
+        pass
+    e, V = np.linalg.eigh(0.5 * (K + K.T))
+    floor = K.shape[0] * np.finfo(np.float64).eps * max(float(e[-1]), 0.0)
+    keep = e + ridge > floor
+    inv = np.where(keep, 1.0 / np.where(keep, e + ridge, 1.0), 0.0)
+    shape = (-1, *([1] * (y.ndim - 1)))
+    coef = V.T @ y
+    return V @ (inv.reshape(shape) * coef), V @ ((e * inv).reshape(shape) * coef)
+
+
+def _gram_function(kernel) -> Callable:
+    if isinstance(kernel, Kernel):
+
+        def gram(X, Y):
+            with _compat.enable_x64():
+                return np.asarray(kernel.gram(jnp.asarray(X), jnp.asarray(Y)), np.float64)
+
+        return gram
+    if callable(kernel):
+        return lambda X, Y: np.asarray(kernel(X, Y), dtype=np.float64)
+    raise TypeError(
+        "Expected kernel to be a Kernel (mlp_kernel) or a callable gram(X, Y) -> (n, m); "
+        f"got {type(kernel).__name__}."
+    )
+
+
+def _points(key, n: int, d: int) -> np.ndarray:
+    X = np.asarray(sample_sphere(key, n, d, dtype=jnp.float32), dtype=np.float64)
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _target(key, X: np.ndarray, amplitudes: np.ndarray) -> np.ndarray:
+    with _compat.random_streams():
+        keys = jax.random.split(key, len(amplitudes))
+    y = np.zeros(len(X))
+    for k, (a, kk) in enumerate(zip(amplitudes, keys, strict=True)):
+        if a != 0:
+            y += a * random_harmonic(kk, X, k)
+    return y
+
+
+def _trial(gram, key, d, ns, amplitudes, noise, ridge, test_points, kmax):
+    """One draw: (excess (m,), per degree (m, kmax + 1), train (m,))."""
+    kx, kt, kf, ke = jax.random.split(key, 4)
+    nmax = int(ns[-1])
+    X, Xt = _points(kx, nmax, d), _points(kt, test_points, d)
+    f = _target(kf, np.concatenate([X, Xt]), amplitudes)
+    with _compat.random_streams():
+        eps = np.asarray(jax.random.normal(ke, (nmax,), dtype=jnp.float32), np.float64)
+    y = f[:nmax] + np.sqrt(noise) * eps
+    K, Kt = gram(X, X), gram(Xt, X)
+    if K.shape != (nmax, nmax) or Kt.shape != (test_points, nmax):
+        raise ValueError(
+            f"Expected gram(X, Y) to return shape (len(X), len(Y)); got {K.shape} for "
+            f"({nmax}, {nmax}) and {Kt.shape} for ({test_points}, {nmax})."
+        )
+    resid = np.empty((test_points, len(ns)))
+    train = np.empty(len(ns))
+    for j, n in enumerate(ns):
+        alpha, fitted = krr_fit(K[:n, :n], y[:n], ridge)
+        resid[:, j] = Kt[:, :n] @ alpha - f[nmax:]
+        train[j] = np.mean((fitted - y[:n]) ** 2)
+    per_degree = degree_energy(Xt, resid, kmax)  # (m, kmax + 1)
+    # Remove the i = j terms N_k c_i² r_i² P_k(1): the rest is an unbiased U-statistic.
+    N = multiplicity(d, np.arange(kmax + 1))
+    diag = np.sum(resid**2, axis=0) / test_points**2
+    per_degree = (per_degree - diag[:, None] * N[None, :]) * test_points / (test_points - 1)
+    return np.mean(resid**2, axis=0), per_degree, train
+
+
+def kernel_regression_curve(
+    kernel: Kernel | Callable,
+    key: jax.Array,
+    *,
+    dim: int,
+    energies: ArrayLike,
+    n: ArrayLike,
+    trials: int = 8,
+    test_points: int = 1000,
+    noise: float = 0.0,
+    ridge: float = 0.0,
+    kmax: int | None = None,
+) -> KRRMeasurement:
+    """Measure KRR test and train error per degree over ``trials`` random draws.
+
+    See the module docstring for the draw. The theory to compare with is
+    :func:`ntkspec.generalization.learning_curve` with the same ``energies``, ``noise`` and
+    ``ridge`` (same conventions: ``(K + δ I)^{-1}`` with the un-normalized Gram).
+
+    Args:
+      kernel: a :class:`~ntkspec.kernels.Kernel` (its NTK Gram in float64), or a callable
+        ``gram(X, Y) -> (len X, len Y)`` — e.g. an empirical NTK,
+        ``lambda X, Y: empirical_ntk(net, params, X, Y)``.
+      key: JAX PRNG key (split per trial, never reused).
+      dim: ambient dimension d (points on S^{d-1}).
+      energies: per-degree target energies v_k² for k = 0..len−1.
+      n: training-set sizes (increasing ints >= 1, at most 8192); nested subsets of one draw.
+      trials: number of independent draws (>= 1).
+      test_points: held-out points per draw (2..20000).
+      noise: label-noise variance ε² >= 0 (training labels only).
+      ridge: δ >= 0.
+      kmax: highest degree of the per-degree errors (default ``len(energies) + 1``).
+
+    Returns:
+      A :class:`KRRMeasurement`.
+    """
+    gram = _gram_function(kernel)
+    key = check_key(key)
+    dim = check_int("dim", dim, minimum=2, maximum=100_000)
+    v2 = as_real_array("energies", energies)
+    if v2.ndim != 1 or v2.size == 0 or not np.isfinite(v2).all() or (v2 < 0).any():
+        raise ValueError(
+            "Expected energies to be a non-empty 1-D list of finite, non-negative per-degree "
+            f"energies v_k²; got {v2.tolist()!r}."
+        )
+    ns = np.atleast_1d(as_real_array("n", n))
+    if (
+        ns.ndim != 1
+        or ns.size == 0
+        or (ns != np.round(ns)).any()
+        or (ns < 1).any()
+        or (np.diff(ns) <= 0).any()
+        or ns[-1] > MAX_TRAIN
+    ):
+        raise ValueError(
+            f"Expected n to be strictly increasing integers in [1, {MAX_TRAIN}]; got "
+            f"{ns.tolist()!r}."
+        )
+    ns = ns.astype(np.int64)
+    trials = check_int("trials", trials, minimum=1, maximum=MAX_TRIALS)
+    test_points = check_int("test_points", test_points, minimum=2, maximum=MAX_TEST)
+    noise = check_positive("noise", noise, allow_zero=True)
+    ridge = check_positive("ridge", ridge, allow_zero=True)
+    kmax = v2.size + 1 if kmax is None else check_int("kmax", kmax, minimum=0, maximum=1000)
+    with _compat.random_streams():
+        keys = jax.random.split(key, trials)
+    rows = [_trial(gram, k, dim, ns, np.sqrt(v2), noise, ridge, test_points, kmax) for k in keys]
+    return KRRMeasurement(
+        n=ns,
+        excess_mse=np.stack([r[0] for r in rows]),
+        excess_mse_per_degree=np.stack([r[1] for r in rows]),
+        train_mse=np.stack([r[2] for r in rows]),
+        noise=noise,
+        ridge=ridge,
+        test_points=test_points,
+    )
