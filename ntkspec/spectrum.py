@@ -402,8 +402,14 @@ def _theta_rule(panels: int) -> tuple[np.ndarray, ...]:
     half = theta / 2
     a, b = 2 * np.sin(half) ** 2, 2 * np.cos(half) ** 2
     f64 = np.float64
-    return (theta.astype(f64), weights[lower], a.astype(f64), b.astype(f64), np.sin(theta),
-            np.cos(theta).astype(f64))
+    return (
+        theta.astype(f64),
+        weights[lower],
+        a.astype(f64),
+        b.astype(f64),
+        np.sin(theta),
+        np.cos(theta).astype(f64),
+    )
 
 
 _PI_HI = np.pi

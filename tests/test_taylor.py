@@ -1,0 +1,150 @@
+"""ntkspec.taylor: Taylor coefficients of MLP kernels, monomial transforms, tail bounds."""
+
+import mpmath
+import numpy as np
+import pytest
+
+from ntkspec import mlp_kernel, spectrum
+from ntkspec.taylor import (
+    kernel_taylor,
+    monomial_eigenvalue,
+    monomial_sup,
+    monomial_table,
+    series_eigenvalues,
+)
+
+
+def _arcsin_coeffs(n):
+    """arcsin(x) = Σ_m c_m x^{2m+1}, c_m = (2m)! / (4^m (m!)² (2m+1)) (mpmath, exact-ish)."""
+    return [
+        mpmath.factorial(2 * m) / (4**m * mpmath.factorial(m) ** 2 * (2 * m + 1)) for m in range(n)
+    ]
+
+
+def _relu_depth1_reference(N):
+    """Coefficients of k0 = 1/2 + arcsin(t)/π and k1 = 1/π + t/2 + (√(1-t²) - 1 + t arcsin t)/π."""
+    mpmath.mp.dps = 40
+    c = _arcsin_coeffs(N)
+    k0 = [mpmath.mpf(0)] * (N + 1)
+    k1 = [mpmath.mpf(0)] * (N + 1)
+    k0[0], k1[0], k1[1] = mpmath.mpf(1) / 2, 1 / mpmath.pi, mpmath.mpf(1) / 2
+    for m in range((N - 1) // 2 + 1):
+        k0[2 * m + 1] += c[m] / mpmath.pi
+    for m in range(1, N // 2 + 1):
+        k1[2 * m] += ((-1) ** m * mpmath.binomial(0.5, m) + c[m - 1]) / mpmath.pi
+    ntk = [k1[n] + (k0[n - 1] if n else 0) for n in range(N + 1)]
+    return np.array([float(x) for x in k1]), np.array([float(x) for x in ntk])
+
+
+@pytest.mark.precision
+def test_two_layer_relu_coefficients_closed_form():
+    N = 200
+    nngp_ref, ntk_ref = _relu_depth1_reference(N)
+    for which, ref in (("nngp", nngp_ref), ("ntk", ntk_ref)):
+        a = np.asarray(kernel_taylor(mlp_kernel(1), which, N).coefficients, dtype=np.float64)
+        nz = ref != 0
+        np.testing.assert_allclose(a[nz], ref[nz], rtol=1e-15)
+        # Parity zeros are exact zeros (no cancellation anywhere in the recurrences).
+        assert np.all(a[~nz] == 0)
+
+
+@pytest.mark.precision
+def test_erf_coefficients_closed_form():
+    # Two-layer erf, σ_w² = 1, q_0 = 1: NNGP = (2/π) arcsin(2t/3).
+    mpmath.mp.dps = 40
+    c = _arcsin_coeffs(60)
+    ref = np.zeros(121)
+    for m in range(60):
+        ref[2 * m + 1] = float(2 / mpmath.pi * c[m] * mpmath.mpf(2 / 3) ** (2 * m + 1))
+    a = np.asarray(kernel_taylor(mlp_kernel(1, "erf"), "nngp", 120).coefficients, np.float64)
+    np.testing.assert_allclose(a[1::2], ref[1::2], rtol=1e-14)
+    assert np.all(a[0::2] == 0)
+
+
+@pytest.mark.precision
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        mlp_kernel(4),
+        mlp_kernel(3, bias_var=0.1),
+        mlp_kernel(3, "erf", bias_var=0.2),
+        mlp_kernel(2, "identity", bias_var=0.3),
+    ],
+    ids=["relu-L4", "relu-L3-b", "erf-L3-b", "identity-L2-b"],
+)
+@pytest.mark.parametrize("which", ["ntk", "nngp"])
+def test_series_sums_to_the_kernel(kernel, which):
+    """Σ a_n tⁿ reproduces the layer recursion inside the disk; coefficients are >= 0."""
+    s = kernel_taylor(kernel, which, 1024)
+    a = np.asarray(s.coefficients, dtype=np.float64)
+    assert np.all(a >= 0)  # Schoenberg
+    t = np.linspace(-0.8, 0.8, 17)
+    approx = np.polynomial.polynomial.polyval(t, a)
+    exact = np.array([float(kernel(np.float64(x), which)) for x in t])
+    np.testing.assert_allclose(approx, exact, rtol=0, atol=1e-14 * kernel.kappa_one(which))
+    # Tail bounds are nonnegative and, with the partial sums, close κ(1) and κ(-1).
+    even, odd = a[0::2].sum(), a[1::2].sum()
+    assert np.all(s.tail >= 0)
+    k1, km1 = kernel.kappa_one(which), float(kernel(np.float64(-1.0), which))
+    assert even <= 0.5 * (k1 + km1) + s.tail[0] and odd <= 0.5 * (k1 - km1) + s.tail[1]
+
+
+@pytest.mark.precision
+def test_monomial_transforms_against_mpmath():
+    def ref(k, n, d):
+        if n < k or (n - k) % 2:
+            return mpmath.mpf(0)
+        return (
+            mpmath.factorial(n)
+            / mpmath.factorial(n - k)
+            * mpmath.gamma(mpmath.mpf(d) / 2)
+            * mpmath.gamma(mpmath.mpf(n - k + 1) / 2)
+            / (mpmath.sqrt(mpmath.pi) * 2**k * mpmath.gamma(mpmath.mpf(n + k + d) / 2))
+        )
+
+    mpmath.mp.dps = 30
+    for d in (2, 3, 10, 784, 10000):
+        table = monomial_table(30, 400, d)
+        for k in (0, 1, 7, 30):
+            for n in (k, k + 2, k + 50, k + 300):
+                want = ref(k, n, d)
+                got = table[k, (n - k) // 2]
+                assert float(got) == pytest.approx(float(want), rel=1e-15, abs=0)
+                assert monomial_eigenvalue(k, n, d) == pytest.approx(float(want), rel=1e-11)
+                # The ratio recurrence the tail bound relies on.
+                r = ref(k, n + 2, d) / want
+                assert float(r) == pytest.approx((n + 2) * (n + 1) / ((n + 2 - k) * (n + k + d)))
+        assert monomial_eigenvalue(3, 4, d) == 0 and table[5, -1] == 0  # parity, n > nmax
+
+
+@pytest.mark.parametrize("d", [2, 3, 10, 100, 3072])
+def test_monomial_sup_is_the_supremum(d):
+    nmax = 60
+    got = monomial_sup(40, nmax, d)
+    for k in range(41):
+        n = np.arange(nmax + 1, nmax + 20001)
+        n = n[(n >= k) & ((n - k) % 2 == 0)]
+        brute = monomial_eigenvalue(k, n, d).max()
+        assert got[k] >= brute
+        if d > 2:
+            assert got[k] <= brute * (1 + 1e-9)
+
+
+@pytest.mark.precision
+def test_series_route_agrees_with_quadrature_where_both_are_accurate():
+    kernel = mlp_kernel(2, bias_var=0.1)
+    d = 10
+    lam_s, err_s = series_eigenvalues(kernel_taylor(kernel, "ntk", 1024), d, 12)
+    q = spectrum(lambda t: np.asarray(kernel(t)), d, 12)  # a plain callable: quadrature only
+    assert set(q.method) == {"quadrature"}
+    assert np.all(np.abs(lam_s - q.eigenvalues) <= err_s + q.error)
+    assert np.all(err_s[:3] < 1e-10 * lam_s[:3])  # the tail bound grows with k at low d
+
+
+def test_validation():
+    with pytest.raises(ValueError, match=r"activation in \['relu', 'erf', 'identity'\]"):
+        kernel_taylor(mlp_kernel(1, "tanh", quad_order=16), "ntk", 10)
+    with pytest.raises(ValueError, match="order"):
+        kernel_taylor(mlp_kernel(1), "ntk", 0)
+    with pytest.raises(ValueError, match="which"):
+        kernel_taylor(mlp_kernel(1), "foo", 10)
