@@ -198,7 +198,8 @@ def test_gram_prediction_matches_matrix_powers(loss):
     X = _uniform_points(n, d, seed=1)
     K = _gram64(mlp_kernel(2), X)
     r0 = np.random.default_rng(0).standard_normal(n)
-    c = np.random.default_rng(1).uniform(0.5, 1.5, n) / n
+    c = np.random.default_rng(1).uniform(0.5, 1.5, n)
+    c /= c.sum()  # quadrature weights sum to 1
     S = sobolev_matrix(X, 0.5, 6, weights=c) if loss == "sobolev" else None
     M = {"mse": np.eye(n) / n, "weighted": np.diag(c), "sobolev": S}[loss]
     lr = 0.9 * max_stable_lr(K, loss=loss, weights=c, sobolev=S)

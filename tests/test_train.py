@@ -53,7 +53,8 @@ def _run(X, y, params, **kw):
 def test_linear_model_follows_exact_linear_dynamics(loss):
     # For a linear model GD on the residual is exactly r ← (I − η K M) r (M = I/n, C or S).
     X, y, params, K, r0 = _problem()
-    c = np.random.default_rng(2).uniform(0.5, 1.5, N) / N
+    c = np.random.default_rng(2).uniform(0.5, 1.5, N)
+    c /= c.sum()  # quadrature weights sum to 1
     S = sobolev_matrix(X, 0.5, 4) if loss == "sobolev" else None
     weights = c if loss == "weighted" else None
     lr = 0.9 * max_stable_lr(K, loss=loss, weights=weights, sobolev=S)
