@@ -171,6 +171,18 @@ def test_truncation_tolerance_and_refusal():
     assert truncate(big, 3e-4).kmax <= need
 
 
+def test_truncation_grows_with_n():
+    # Large n means small κ: K grows until the neglected λ_k are below tail_tol·κ, and a
+    # spectrum that stops too early is refused with the kmax it needs.
+    s = spectrum(mlp_kernel(1), 3, 1500)
+    small, large = (learning_curve(s, ENERGIES, [n]) for n in (10, 3000))
+    assert small.truncation.kmax < large.truncation.kmax
+    lam = np.where(s.zero_within_error(), 0, s.eigenvalues)
+    assert lam[large.truncation.kmax + 1 :].max() <= 1e-2 * large.kappa[0]
+    with pytest.raises(ValueError, match=r"eigenvalues below .* Compute it to about kmax"):
+        learning_curve(s, ENERGIES, [1e6])
+
+
 def test_tail_as_ridge_makes_the_cut_irrelevant():
     s = spectrum(mlp_kernel(1), 3, 2000)
     a = learning_curve(s, ENERGIES, [30, 300], kmax=200).test_mse
@@ -220,10 +232,10 @@ def test_gd_population_filter_matches_dynamics(relu_s2):
 def test_gd_ridge_map(relu_s2):
     np.testing.assert_allclose(ridge_from_time(100, 0.5, [10, 20]), [20.0, 10.0])
     np.testing.assert_allclose(time_from_ridge(100, 0.5, ridge_from_time(100, 0.5, 7.0)), 7.0)
-    g = gd_learning_curve(relu_s2, ENERGIES, [20, 200], [0, 10, 1000], lr=1.0, noise=0.1)
+    g = gd_learning_curve(relu_s2, ENERGIES, [20, 200], [0, 10, 1000], lr=1.0, noise=0.1, kmax=300)
     np.testing.assert_allclose(g.test_mse[0], sum(ENERGIES) + 0.1)
     for j, n in enumerate([20, 200]):
-        c = learning_curve(relu_s2, ENERGIES, [n], ridge=n / 10.0, noise=0.1)
+        c = learning_curve(relu_s2, ENERGIES, [n], ridge=n / 10.0, noise=0.1, kmax=300)
         np.testing.assert_allclose(g.test_mse[1, j], c.test_mse[0], rtol=1e-12)
     assert np.all(np.diff(g.test_mse[:, 1]) < 0)
     # Finite n only adds error to the n → ∞ (operator) prediction at the same time.
