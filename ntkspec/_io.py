@@ -1,7 +1,9 @@
 """Atomic file writes: a temporary file in the same directory, fsync, then rename.
 
 A killed process therefore never leaves a truncated JSON/NPZ behind: readers see either the old
-file or the complete new one.
+file or the complete new one. An operating-system error (unwritable directory, a path under a
+regular file, a full disk) is re-raised as the same ``OSError`` subclass with a one-line
+message naming the user's path, never the temporary file or a bare errno.
 """
 
 from __future__ import annotations
@@ -19,11 +21,32 @@ __all__ = [
     "atomic_write_json",
     "atomic_savez",
     "json_floats",
+    "path_error",
 ]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (creating missing parent directories)."""
     path = Path(path)
+    try:
+        return _write(path, data)
+    except OSError as e:
+        raise path_error(e, path, "write") from None
+
+
+def path_error(e: OSError, path: str | os.PathLike, action: str) -> OSError:
+    """``e`` as the same ``OSError`` subclass with the message "Cannot <action> <path>: <why>."."""
+    why = e.strerror or type(e).__name__
+    if isinstance(e, PermissionError | IsADirectoryError | NotADirectoryError | FileExistsError):
+        why += "; choose a writable path"
+    cls = type(e) if issubclass(type(e), OSError) else OSError
+    try:
+        return cls(f"Cannot {action} {os.fspath(path)}: {why}.")
+    except TypeError:  # an OSError subclass with another constructor
+        return OSError(f"Cannot {action} {os.fspath(path)}: {why}.")
+
+
+def _write(path: Path, data: bytes) -> Path:
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)

@@ -9,7 +9,10 @@ shared kernel flags) and calls ``set_defaults(run=_run_<name>)``; write
 ``_run_<name>(args) -> int`` that calls the public API and prints; append ``_add_<name>`` to
 ``_COMMANDS``. :func:`main` handles errors for every subcommand: a ``ValueError``,
 ``TypeError`` or ``OSError`` (bad input, unwritable path) and every argparse error become one
-line ``ntkspec: error: <message>`` on stderr and exit status 2, never a traceback.
+line ``ntkspec: error: <message>`` on stderr and exit status 2, never a traceback. Ctrl-C
+(SIGINT) and SIGTERM stop a command with ``ntkspec: interrupted`` and status 130 (143 for
+SIGTERM); once one arrived, further ones are ignored so that the cleanup (run.json status,
+the resume hint) finishes and no second traceback is printed.
 ``RuntimeWarning``/``UserWarning`` raised while a command runs are printed as one
 ``ntkspec: warning: <message>`` line each (other warnings are hidden).
 
@@ -21,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,20 +175,19 @@ def _add_spectrum(subparsers) -> None:
     p.set_defaults(run=_run_spectrum)
 
 
-def _fit_range(kmax: int) -> tuple[int, int]:
-    """Degrees used for the fitted decay exponent: the upper half of 1..kmax."""
-    return max(1, kmax // 2), kmax
-
-
 def _decay(s) -> dict | None:
-    kmin, kmax = _fit_range(s.kmax)
-    if kmax < kmin + 1:
-        return None
+    """:meth:`Spectrum.decay_fit` over its default range (the upper half of 1..kmax), the
+    same fit as the compare report's; ``None`` if fewer than two degrees are resolvable."""
     try:
-        exponent = s.decay_exponent(kmin, kmax)
-    except ValueError:  # fewer than two resolvable eigenvalues in the range
+        fit = s.decay_fit()
+    except ValueError:  # kmax < 2, or fewer than two resolvable eigenvalues in the range
         return None
-    return {"kmin": kmin, "kmax": kmax, "exponent": exponent}
+    return {
+        "kmin": fit.kmin,
+        "kmax": fit.kmax,
+        "exponent": fit.exponent,
+        "degrees": [int(k) for k in fit.degrees],
+    }
 
 
 def _spectrum_payload(s, kernel) -> dict:
@@ -336,7 +340,17 @@ def _add_compare(subparsers) -> None:
         default=None,
         help="run an --lr above the stability limit 2/lambda_max anyway (refused by default)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--allow-unlearnable",
+        action="store_const",
+        const=True,
+        default=None,
+        help="train even if a target degree has lambda_k = 0 within error (refused by default: "
+        "it cannot be learned)",
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no cost estimate and no progress (bar or lines)"
+    )
     for flag, typ, hlp in [
         ("--dim", int, "ambient dimension d"),
         ("--depth", int, "hidden layers"),
@@ -352,27 +366,58 @@ def _add_compare(subparsers) -> None:
         ("--lr", float, "GD step (default: lr-fraction x 2/lambda_max)"),
         ("--lr-fraction", float, "fraction of the stability limit"),
         ("--steps", int, "GD steps"),
-        ("--record-every", int, "record interval"),
+        ("--record-every", int, "late record interval (early records are log-spaced)"),
         ("--seed", int, "random seed"),
     ]:
         p.add_argument(flag, type=typ, default=None, help=hlp)
     p.set_defaults(run=_run_compare)
 
 
-def _progress(quiet: bool):
-    if quiet or not sys.stderr.isatty():
+def _duration(seconds: float) -> str:
+    if not np.isfinite(seconds):
+        return "?"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{sec:02d}s" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def _progress(quiet: bool, what: str = "training", *, every: float = 0.05):
+    """A ``callback(step, total)`` reporting progress with an ETA on stderr (None if quiet).
+
+    On a terminal: one bar redrawn in place. Otherwise (a log file, a pipe): one line each
+    time another ``every`` of the total is done, and at the end. The ETA extrapolates the
+    rate since the first call (which excludes compilation of the first chunk).
+    """
+    import time
+
+    if quiet:
         return None
+    tty = sys.stderr.isatty()
+    state = {"t0": None, "s0": 0, "next": every}
 
     def callback(step: int, total: int) -> None:
-        width = 30
-        done = int(width * step / max(total, 1))
-        end = "\n" if step >= total else ""
-        print(
-            f"\rtraining [{'#' * done}{'.' * (width - done)}] {step}/{total}",
-            end=end,
-            file=sys.stderr,
-            flush=True,
-        )
+        now = time.perf_counter()
+        if state["t0"] is None:  # the first chunk includes compilation: time from here
+            state["t0"], state["s0"] = now, step
+        frac = step / max(total, 1)
+        rate = (step - state["s0"]) / (now - state["t0"]) if now > state["t0"] else 0.0
+        eta = (total - step) / rate if rate > 0 else float("nan")
+        tail = "done" if step >= total else f"ETA {_duration(eta)}"
+        if tty:
+            width = 30
+            done = int(width * frac)
+            end = "\n" if step >= total else ""
+            print(
+                f"\r{what} [{'#' * done}{'.' * (width - done)}] {step}/{total} {tail}   ",
+                end=end,
+                file=sys.stderr,
+                flush=True,
+            )
+        elif frac >= state["next"] or step >= total:
+            print(f"{what} {100 * frac:3.0f}% ({step}/{total}) {tail}", file=sys.stderr, flush=True)
+            state["next"] = (np.floor(frac / every) + 1) * every
 
     return callback
 
@@ -392,6 +437,7 @@ _COMPARE_FIELDS = (
     "lr",
     "lr_fraction",
     "allow_unstable",
+    "allow_unlearnable",
     "steps",
     "record_every",
     "seed",
@@ -646,6 +692,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help/--version (0) or a usage error (2, already printed)
         return e.code if isinstance(e.code, int) else (0 if e.code is None else _USAGE_EXIT)
+    received: list[int] = []
+    previous = _catch_signals(received)
+    try:
+        return _dispatch(args, received)
+    finally:
+        if previous and not received:  # after a real signal the process is ending: stay deaf
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _catch_signals(received: list[int]) -> dict:
+    """Turn the first SIGINT/SIGTERM into ``KeyboardInterrupt`` and ignore any later one."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    sigs = (signal.SIGINT, signal.SIGTERM)
+
+    def handler(signum, frame):
+        received.append(signum)
+        for sig in sigs:
+            signal.signal(sig, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.getsignal(sig) for sig in sigs}
+    for sig in sigs:
+        signal.signal(sig, handler)
+    return previous
+
+
+def _os_error(e: OSError) -> str:
+    """One line naming the path: "Cannot access PATH: Permission denied." (no bare errno)."""
+    if e.filename is not None and e.strerror:
+        return f"Cannot access {e.filename}: {e.strerror}."
+    return str(e) or type(e).__name__
+
+
+def _dispatch(args: argparse.Namespace, received: list[int]) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             # Show what concerns the user's result (e.g. an unmet quadrature tolerance);
@@ -657,10 +739,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         for message in dict.fromkeys(_one_line(str(w.message)) for w in caught):
             print(f"{_PROG}: warning: {message}", file=sys.stderr)
         return status
-    except (ValueError, TypeError, OSError) as e:
+    except OSError as e:
+        _print_error(_os_error(e))
+        return _USAGE_EXIT
+    except (ValueError, TypeError) as e:
         _print_error(str(e) or type(e).__name__)
         return _USAGE_EXIT
     except KeyboardInterrupt:
+        if received and received[0] == signal.SIGTERM:
+            print(f"{_PROG}: terminated", file=sys.stderr)
+            return 143
         print(f"{_PROG}: interrupted", file=sys.stderr)
         return 130
 

@@ -47,6 +47,8 @@ __all__ = [
     "WidthStudy",
     "compare",
     "load_config",
+    "record_schedule",
+    "unlearnable_degrees",
     "width_study",
 ]
 
@@ -58,6 +60,9 @@ MAX_SEED = 2**32 - 1
 MAX_POINTS = 16384
 #: Targets stay in the lazy regime only when small; this bound only refuses absurd values.
 MAX_AMPLITUDE = 1e6
+#: A degree's max error is reported only if it was compared on at least this many records
+#: after step 0 (at step 0 every prediction equals the measurement, 1, by construction).
+MIN_COMPARED_RECORDS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +82,14 @@ class CompareConfig:
       lr_fraction: see ``lr``.
       allow_unstable: accept an explicit ``lr`` above the stability limit 2/λ_max (with a
         warning); by default :func:`compare` refuses it.
-      steps, record_every: length of training and recording interval.
+      allow_unlearnable: train even if some target degree has λ_k = 0 within error (it cannot
+        be learned: its residual never decays); by default :func:`compare` refuses it. The
+        report then marks those degrees.
+      steps: length of training.
+      record_every: the spacing of late records: the residual is recorded at the log-spaced
+        steps 1, 2, 3, 4, 6, 8, 12, … below ``record_every`` (so that fast degrees are
+        compared too), then every ``record_every`` steps, and at ``steps``
+        (:func:`record_schedule`).
       seed: integer seed of every random draw (points, target, init).
     """
 
@@ -95,6 +107,7 @@ class CompareConfig:
     lr: float | None = None
     lr_fraction: float = 0.25
     allow_unstable: bool = False
+    allow_unlearnable: bool = False
     steps: int = 1500
     record_every: int = 10
     seed: int = 0
@@ -131,10 +144,11 @@ class CompareConfig:
         frac = check_positive("lr_fraction", self.lr_fraction)
         if frac >= 1:
             raise ValueError(f"Expected lr_fraction < 1 (of the stability limit); got {frac}.")
-        if not isinstance(self.allow_unstable, bool):
-            raise TypeError(
-                f"Expected allow_unstable to be true or false; got {self.allow_unstable!r}."
-            )
+        for flag in ("allow_unstable", "allow_unlearnable"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(
+                    f"Expected {flag} to be true or false; got {getattr(self, flag)!r}."
+                )
         steps = check_int("steps", self.steps, minimum=1, maximum=10**7)
         record_every = check_int("record_every", self.record_every, minimum=1)
         seed = check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
@@ -248,11 +262,19 @@ class Comparison:
       degrees: int64 ``(K,)``; times: int64 ``(T,)``.
       measured, predicted, predicted_gram, predicted_empirical: float64 ``(T, K)``.
       max_abs_error, max_abs_error_gram, max_abs_error_empirical: float64 ``(K,)``, the max over
-        times with predicted ≥ 0.05 of |measured − prediction|.
+        times with predicted ≥ 0.05 of |measured − prediction|; NaN where fewer than
+        ``MIN_COMPARED_RECORDS`` = 2 records after step 0 have predicted ≥ 0.05 (no
+        comparison happened).
+      compared_records: int64 ``(K,)``, per degree the number of records after step 0 where
+        the operator prediction is ≥ 0.05 (those the operator error is taken over).
+      learnable: bool ``(K,)``, False where λ_k = 0 within error (the degree cannot be
+        learned; only with ``allow_unlearnable``).
       half_time, half_time_predicted: float64 ``(K,)``, steps until the degree's residual is
-        1/2 of its start: measured (log-interpolated between records) and from the operator.
-      half_time_ratio: float64 ``(K,)``, measured / predicted half-time; NaN where the
-        predicted half-time is shorter than two records (not resolvable).
+        1/2 of its start: measured (log-interpolated between records) and from the operator
+        (+inf where the operator predicts no decay, |1 − ηλ_k| >= 1).
+      half_time_ratio: float64 ``(K,)``, measured / predicted half-time; NaN where either is
+        not finite or fewer than two records fall within twice the predicted half-time (not
+        resolvable).
       kernel_drift: ``‖K_T − K_0‖_F / ‖K_0‖_F`` of the empirical NTK.
       init_kernel_error: ``‖K_0 − K_∞‖_F / ‖K_∞‖_F`` (empirical vs infinite-width at init).
       lr: the step used; lr_limit: 2/λ_max(K_∞/n).
@@ -271,6 +293,8 @@ class Comparison:
     max_abs_error: np.ndarray
     max_abs_error_gram: np.ndarray
     max_abs_error_empirical: np.ndarray
+    compared_records: np.ndarray
+    learnable: np.ndarray
     half_time: np.ndarray
     half_time_predicted: np.ndarray
     half_time_ratio: np.ndarray
@@ -286,7 +310,7 @@ class Comparison:
 
         Non-finite values are written as the strings ``"inf"``/``"-inf"``/``"nan"``, as in every
         ntkspec JSON file (``float(s)`` reads them back): an infinite half-time means "never
-        reached", NaN means "not resolvable".
+        reached", NaN means "not resolvable" (or, for an error, "not compared").
         """
         fl = json_floats
 
@@ -304,6 +328,8 @@ class Comparison:
             "max_abs_error": fl(self.max_abs_error),
             "max_abs_error_gram": fl(self.max_abs_error_gram),
             "max_abs_error_empirical": fl(self.max_abs_error_empirical),
+            "compared_records": [int(v) for v in self.compared_records],
+            "learnable": [bool(v) for v in self.learnable],
             "half_time": fl(self.half_time),
             "half_time_predicted": fl(self.half_time_predicted),
             "half_time_ratio": fl(self.half_time_ratio),
@@ -345,13 +371,125 @@ def _target(cfg: CompareConfig, X: np.ndarray, key) -> np.ndarray:
     return y
 
 
+def record_schedule(steps: int, record_every: int) -> np.ndarray:
+    """The steps :func:`compare` records: log-spaced early, then every ``record_every``.
+
+    ``0, 1, 2, 3, 4, 6, 8, 12, 16, …`` (two per octave, ``2^j`` and ``3·2^(j-1)``) below
+    ``record_every``, then the multiples of ``record_every``, then ``steps``. A degree whose
+    residual halves every h steps thus gets records from t ≈ h on, whatever h is, while the
+    gaps between early records (the compiled chunk lengths of
+    :func:`ntkspec.train.train`) are only powers of two.
+
+    Returns:
+      int64 ``(T,)``, strictly increasing, from 0 to ``steps``.
+
+    >>> record_schedule(40, 10).tolist()
+    [0, 1, 2, 3, 4, 6, 8, 10, 20, 30, 40]
+    """
+    steps = check_int("steps", steps, minimum=0)
+    record_every = check_int("record_every", record_every, minimum=1)
+    limit = min(record_every, steps + 1)
+    early = {1} | {m << j for j in range(limit.bit_length()) for m in (2, 3)}
+    times = [0, *sorted(t for t in early if t < limit)]
+    times += range(record_every, steps, record_every)
+    if times[-1] != steps:
+        times.append(steps)
+    return np.asarray(times, dtype=np.int64)
+
+
+def unlearnable_degrees(kernel, dim: int, degrees) -> dict[int, str]:
+    """Target degrees whose eigenvalue is zero within error, with the reason, by degree.
+
+    Gradient descent in the kernel regime multiplies degree k's residual by ``1 − ηλ_k`` per
+    step: where ``λ_k = 0`` it never decays. For bias-free kernels a whole parity class
+    vanishes (the odd degrees k >= 3 of a two-layer ReLU NTK, the even degrees of an odd
+    activation such as ``identity``, ``erf`` or ``sin``); the reason then says so.
+
+    Args:
+      kernel: a :class:`ntkspec.kernels.Kernel` (its NTK is used).
+      dim: ambient dimension d.
+      degrees: the target degrees.
+
+    Returns:
+      ``{k: reason}`` for every degree that cannot be learned (empty if all can).
+    """
+    degrees = [int(k) for k in degrees]
+    probe = spectrum(kernel, dim, max(max(degrees) + 2, 9))
+    zero = probe.zero_within_error()
+    out = {}
+    for k in degrees:
+        if not zero[k]:
+            continue
+        reason = (
+            f"lambda_{k} = {probe.eigenvalues[k]:.3g} is zero within its error "
+            f"{probe.error[k]:.2g}, so gradient descent never reduces its residual"
+        )
+        same = np.arange(k % 2, probe.kmax + 1, 2)
+        nonzero = same[~zero[same]]
+        first = int(nonzero.max()) + 2 if nonzero.size else k % 2  # zero from here on
+        if k >= first and (same >= first).sum() >= 2:
+            parity = "odd" if k % 2 else "even"
+            reason += f" (every {parity} degree >= {first} vanishes for this kernel"
+            if getattr(kernel, "bias_var", None) == 0:
+                reason += ": a parity zero of a bias-free kernel; bias_var > 0 or another "
+                reason += "activation or depth may change it"
+            reason += ")"
+        out[k] = reason
+    return out
+
+
+def _check_learnable(cfg: CompareConfig, kernel) -> np.ndarray:
+    """Per target degree, whether it can be learned; raise unless ``allow_unlearnable``."""
+    bad = unlearnable_degrees(kernel, cfg.dim, cfg.degrees)
+    if bad and not cfg.allow_unlearnable:
+        listed = "; ".join(f"degree {k}: {why}" for k, why in bad.items())
+        raise ValueError(
+            f"Expected target degrees that this kernel can learn; {listed}. Drop these "
+            "degrees, or set allow_unlearnable = true (--allow-unlearnable) to train anyway."
+        )
+    return np.asarray([k not in bad for k in cfg.degrees], dtype=bool)
+
+
 def _normalized(norms: np.ndarray, initial: np.ndarray, degrees) -> np.ndarray:
-    return norms[:, degrees] / initial[degrees]
+    init = initial[degrees]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(init > 0, norms[:, degrees] / np.where(init > 0, init, 1.0), np.nan)
 
 
-def _max_error(measured, predicted) -> np.ndarray:
+def _compared(times: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Per degree, the number of records after step 0 where the prediction is >= the floor."""
+    return ((predicted >= COMPARE_FLOOR) & (times[:, None] > 0)).sum(axis=0).astype(np.int64)
+
+
+def _max_error(times, measured, predicted) -> np.ndarray:
+    """Max |measured − predicted| over records with predicted >= the floor; NaN if too few."""
     mask = predicted >= COMPARE_FLOOR
-    return np.where(mask, np.abs(measured - predicted), 0.0).max(axis=0)
+    gap = np.where(mask, np.abs(np.nan_to_num(measured - predicted, nan=np.inf)), 0.0)
+    few = _compared(times, predicted) < MIN_COMPARED_RECORDS
+    return np.where(few, np.nan, gap.max(axis=0))
+
+
+def _half_times(factor: np.ndarray) -> np.ndarray:
+    """Steps until ``factor^t = 1/2``: +inf where nothing decays (factor >= 1), 0 at factor 0."""
+    out = np.full(factor.shape, np.inf)
+    decays = factor < 1
+    with np.errstate(divide="ignore"):
+        out[decays] = np.log(0.5) / np.log(factor[decays])
+    return out
+
+
+def _half_time_ratio(times, measured, predicted) -> np.ndarray:
+    """measured / predicted half-time where both are finite and the records resolve it."""
+    # Log-linear interpolation resolves the half-time given two records within twice it.
+    resolved = (
+        np.isfinite(measured)
+        & np.isfinite(predicted)
+        & (predicted > 0)
+        & (((times[:, None] > 0) & (times[:, None] <= 2 * predicted)).sum(axis=0) >= 2)
+    )
+    ratio = np.full(measured.shape, np.nan)
+    ratio[resolved] = measured[resolved] / predicted[resolved]
+    return ratio
 
 
 def compare(
@@ -372,26 +510,22 @@ def compare(
         recomputed from the seed, so a resumed comparison equals the uninterrupted one.
 
     Raises:
-      ValueError: invalid config, or an explicit ``lr`` above the stability limit without
-        ``allow_unstable``.
+      ValueError: invalid config; a target degree the kernel cannot learn (λ_k = 0 within
+        error) without ``allow_unlearnable``; an explicit ``lr`` above the stability limit
+        without ``allow_unstable``. All before any training.
 
     Returns:
       A :class:`Comparison`.
     """
-    if config is None or isinstance(config, Mapping):
-        cfg = load_config(config)
-    elif isinstance(config, CompareConfig):
-        cfg = config.validated()
-    else:
-        raise TypeError(f"Expected a CompareConfig or a mapping; got {type(config).__name__}.")
+    cfg = _resolve(config)
+    kernel = mlp_kernel(
+        cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
+    )
+    learnable = _check_learnable(cfg, kernel)
     with _compat.random_streams():
         k_points, k_target, k_init = jax.random.split(jax.random.key(cfg.seed), 3)
     degrees = np.asarray(cfg.degrees, dtype=np.int64)
     kmax = int(degrees.max()) + 1
-
-    kernel = mlp_kernel(
-        cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
-    )
     spec = spectrum(kernel, cfg.dim, kmax)
     X = _points(cfg, k_points)
     y = _target(cfg, X, k_target)
@@ -400,29 +534,8 @@ def compare(
     with _compat.enable_x64():
         K_inf = np.asarray(kernel.gram(np.asarray(X, dtype=np.float64)), dtype=np.float64)
     lr_limit = max_stable_lr(K_inf)
-    lr = cfg.lr if cfg.lr is not None else cfg.lr_fraction * lr_limit
-    if lr > lr_limit:
-        message = (
-            f"lr = {lr:.6g} is above the stability limit 2/lambda_max = {lr_limit:.6g} of this "
-            "sample's infinite-width NTK: gradient descent will likely diverge"
-        )
-        if not cfg.allow_unstable:
-            raise ValueError(
-                f"{message}. Lower lr, or set allow_unstable = true (--allow-unstable) to run "
-                "it anyway."
-            )
-        warnings.warn(message + ".", UserWarning, stacklevel=2)
-
-    model = mlp(
-        cfg.depth,
-        cfg.width,
-        cfg.activation,
-        cfg.weight_var,
-        cfg.bias_var,
-        cfg.first_layer_var,
-        centered=True,
-    )
-    params = model.init(k_init, cfg.dim)
+    lr = _step_size(cfg, lr_limit)
+    model, params = _model(cfg, k_init)
     Xj = jax.numpy.asarray(X, dtype=jax.numpy.float32)
     K0 = np.asarray(empirical_ntk(model.apply, params, Xj), dtype=np.float64)
     K0 = 0.5 * (K0 + K0.T)
@@ -434,7 +547,7 @@ def compare(
         y.astype(np.float32),
         lr=lr,
         steps=cfg.steps,
-        record_every=cfg.record_every,
+        times=record_schedule(cfg.steps, cfg.record_every),
         kmax=kmax,
         callback=callback,
         checkpoint=checkpoint,
@@ -461,11 +574,7 @@ def compare(
     init_err = float(np.linalg.norm(K0 - K_inf) / np.linalg.norm(K_inf))
 
     half_measured = record.steps_to_fraction(0.5)[degrees]
-    factor = np.abs(1.0 - lr * spec.eigenvalues[degrees])
-    with np.errstate(divide="ignore"):
-        half_predicted = np.log(0.5) / np.log(factor)  # exact (1 - ηλ_k)^t = 1/2
-    # A half-time shorter than two records cannot be measured: its ratio is unresolved (NaN).
-    resolved = half_predicted >= 2 * cfg.record_every
+    half_predicted = _half_times(np.abs(1.0 - lr * spec.eigenvalues[degrees]))
     return Comparison(
         config=cfg,
         spectrum=spec,
@@ -475,12 +584,14 @@ def compare(
         predicted=curves["op"],
         predicted_gram=curves["gram"],
         predicted_empirical=curves["emp"],
-        max_abs_error=_max_error(measured, curves["op"]),
-        max_abs_error_gram=_max_error(measured, curves["gram"]),
-        max_abs_error_empirical=_max_error(measured, curves["emp"]),
+        max_abs_error=_max_error(times, measured, curves["op"]),
+        max_abs_error_gram=_max_error(times, measured, curves["gram"]),
+        max_abs_error_empirical=_max_error(times, measured, curves["emp"]),
+        compared_records=_compared(times, curves["op"]),
+        learnable=learnable,
         half_time=half_measured,
         half_time_predicted=half_predicted,
-        half_time_ratio=np.where(resolved, half_measured / half_predicted, np.nan),
+        half_time_ratio=_half_time_ratio(times, half_measured, half_predicted),
         kernel_drift=drift,
         init_kernel_error=init_err,
         lr=float(lr),
@@ -488,6 +599,43 @@ def compare(
         diverged=bool(record.diverged),
         train_record=record,
     )
+
+
+def _resolve(config) -> CompareConfig:
+    if config is None or isinstance(config, Mapping):
+        return load_config(config)
+    if isinstance(config, CompareConfig):
+        return config.validated()
+    raise TypeError(f"Expected a CompareConfig or a mapping; got {type(config).__name__}.")
+
+
+def _step_size(cfg: CompareConfig, lr_limit: float) -> float:
+    lr = cfg.lr if cfg.lr is not None else cfg.lr_fraction * lr_limit
+    if lr > lr_limit:
+        message = (
+            f"lr = {lr:.6g} is above the stability limit 2/lambda_max = {lr_limit:.6g} of this "
+            "sample's infinite-width NTK: gradient descent will likely diverge"
+        )
+        if not cfg.allow_unstable:
+            raise ValueError(
+                f"{message}. Lower lr, or set allow_unstable = true (--allow-unstable) to run "
+                "it anyway."
+            )
+        warnings.warn(message + ".", UserWarning, stacklevel=3)
+    return lr
+
+
+def _model(cfg: CompareConfig, key):
+    model = mlp(
+        cfg.depth,
+        cfg.width,
+        cfg.activation,
+        cfg.weight_var,
+        cfg.bias_var,
+        cfg.first_layer_var,
+        centered=True,
+    )
+    return model, model.init(key, cfg.dim)
 
 
 class WidthStudy(NamedTuple):

@@ -24,7 +24,7 @@ from matplotlib.transforms import blended_transform_factory
 from ntkspec._io import atomic_write_bytes
 from ntkspec._validate import check_int
 from ntkspec.dynamics import Prediction
-from ntkspec.spectrum import Spectrum
+from ntkspec.spectrum import DecayFit, Spectrum
 from ntkspec.train import TrainRecord
 
 __all__ = ["plot_spectrum", "plot_decay", "plot_heatmap", "check_figure_path"]
@@ -96,15 +96,13 @@ def _labels(labels, n: int, default) -> list[str]:
 
 # ----------------------------------------------------------------------------- spectrum
 def _power_law_fit(s: Spectrum, kmin: int, kmax: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """(k, C k^p, p) over the fitted range, p from :meth:`Spectrum.decay_exponent`."""
-    p = s.decay_exponent(kmin, kmax)  # validates the range, raises if < 2 usable points
-    k = s.degrees[kmin : kmax + 1]
-    lam = s.eigenvalues[kmin : kmax + 1]
-    keep = lam > 100.0 * s.error[kmin : kmax + 1]  # the same points decay_exponent uses
-    # Least-squares intercept for the fixed least-squares slope p.
-    log_c = float(np.mean(np.log(lam[keep]) - p * np.log(k[keep])))
+    """(k, C k^p, p) over the fitted range, p and its degrees from :meth:`Spectrum.decay_fit`."""
+    fit = s.decay_fit(kmin, kmax)  # validates the range, raises if < 2 usable points
+    k = fit.degrees.astype(np.float64)
+    # Least-squares intercept for the fixed least-squares slope p, on the same degrees.
+    log_c = float(np.mean(np.log(s.eigenvalues[fit.degrees]) - fit.exponent * np.log(k)))
     kk = np.array([kmin, kmax], dtype=np.float64)
-    return kk, np.exp(log_c) * kk**p, p
+    return kk, np.exp(log_c) * kk**fit.exponent, fit.exponent
 
 
 def plot_spectrum(
@@ -129,9 +127,10 @@ def plot_spectrum(
       labels: one legend label per spectrum (default ``"NTK, d=3"`` etc.).
       ax: draw on this Axes (default: a new Figure).
       path: also write the figure here (format from the suffix), atomically.
-      fit: ``(kmin, kmax)``: for each spectrum, draw the least-squares power law
-        ``C k^p`` over ``kmin <= k <= kmax`` (dotted, same colour; p from
-        :meth:`Spectrum.decay_exponent`, shown in the legend).
+      fit: ``(kmin, kmax)`` or a :class:`~ntkspec.spectrum.DecayFit` (its range): for each
+        spectrum, draw the least-squares power law ``C k^p`` over ``kmin <= k <= kmax``
+        (dotted, same colour; p from :meth:`Spectrum.decay_fit` on the resolvable degrees,
+        shown in the legend).
 
     Returns:
       The Figure. Its axes hold, per spectrum, one line of eigenvalues, one line of zero
@@ -139,6 +138,8 @@ def plot_spectrum(
     """
     items = _as_list(spectra, (Spectrum,), "Spectrum")
     names = _labels(labels, len(items), lambda i: f"{items[i].kernel.upper()}, d={items[i].dim}")
+    if isinstance(fit, DecayFit):
+        fit = (fit.kmin, fit.kmax)
     if fit is not None:
         if isinstance(fit, str | bytes) or not isinstance(fit, Sequence) or len(fit) != 2:
             raise TypeError(f"Expected fit to be a (kmin, kmax) pair of ints; got {fit!r}.")

@@ -3,6 +3,14 @@
 Files (all written atomically): ``metrics.json`` (the numbers), ``run.json`` (resolved config,
 versions, devices, status), ``report.md`` (human summary with the figures inlined),
 ``spectrum.png``, ``decay.png`` and ``heatmap.png``.
+
+Only ``metrics.json``, ``report.md`` and ``run.json`` are essential: a figure or the spectrum
+fit that cannot be made (e.g. a spectrum with fewer than two resolvable degrees to fit) is
+reported as "not available" with its reason in ``report.md``, never an error after training.
+
+``run.json`` statuses: ``running``; ``done`` or ``diverged`` (finished); ``interrupted``
+(KeyboardInterrupt or SIGTERM: resumable); ``failed`` (an error, with its one-line message
+under ``"error"``; resumable when a checkpoint exists).
 """
 
 from __future__ import annotations
@@ -18,20 +26,28 @@ import jax
 import numpy as np
 
 from ntkspec._io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from ntkspec.compare import COMPARE_FLOOR, Comparison
+from ntkspec.compare import COMPARE_FLOOR, MIN_COMPARED_RECORDS, Comparison
 from ntkspec.kernels import mlp_kernel
-from ntkspec.plot import plot_heatmap, plot_spectrum
-from ntkspec.spectrum import spectrum
+from ntkspec.spectrum import DecayFit, spectrum
 
-__all__ = ["write_report", "summary_table", "run_info", "running", "check_output_dir"]
+__all__ = [
+    "write_report",
+    "summary_table",
+    "decay_figure",
+    "run_info",
+    "running",
+    "check_output_dir",
+]
 
 
-def run_info(config: dict, status: str) -> dict:
-    """Self-description of a run: config, versions, devices and status."""
+def run_info(config: dict, status: str, *, error: str | None = None) -> dict:
+    """Self-description of a run: config, versions, devices, status (and the error if failed)."""
     import ntkspec
 
+    extra = {} if error is None else {"error": " ".join(str(error).split())}
     return {
         "status": status,
+        **extra,
         "config": config,
         "ntkspec_version": ntkspec.__version__,
         "jax_version": jax.__version__,
@@ -43,15 +59,21 @@ def run_info(config: dict, status: str) -> dict:
 
 @contextlib.contextmanager
 def running(out: Path, config: dict):
-    """Mark ``out/run.json`` ``running`` for the block, and ``failed`` if the block raises.
+    """Mark ``out/run.json`` ``running`` for the block; ``interrupted`` or ``failed`` if it raises.
 
-    The caller writes the final status (``done``/``diverged``) once its results are written.
+    ``KeyboardInterrupt`` (Ctrl-C; the CLI turns SIGTERM into one) gives ``interrupted``, any
+    other exception ``failed`` with its message. The caller writes the final status
+    (``done``/``diverged``) once its results are written.
     """
     atomic_write_json(out / "run.json", run_info(config, "running"))
     try:
         yield
-    except BaseException:
-        atomic_write_json(out / "run.json", run_info(config, "failed"))
+    except KeyboardInterrupt:
+        atomic_write_json(out / "run.json", run_info(config, "interrupted"))
+        raise
+    except BaseException as e:
+        message = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        atomic_write_json(out / "run.json", run_info(config, "failed", error=message))
         raise
 
 
@@ -72,8 +94,8 @@ def check_output_dir(out: str | os.PathLike, config: dict, *, force: bool = Fals
             old, status = info.get("config"), info.get("status")
         except (OSError, ValueError, AttributeError):
             old, status = None, None
-        # A run that failed before producing anything (e.g. refused input) holds no results.
-        empty = status == "failed" and not any(
+        # A run stopped before producing anything (e.g. refused input) holds no results.
+        empty = status in ("failed", "interrupted") and not any(
             (out / name).exists() for name in ("metrics.json", "checkpoint.npz")
         )
         if old != config and not empty:
@@ -93,50 +115,91 @@ def check_output_dir(out: str | os.PathLike, config: dict, *, force: bool = Fals
 
 
 def summary_table(c: Comparison) -> str:
-    """Markdown table of the per-degree agreement."""
+    """Markdown table of the per-degree agreement.
+
+    "records" is the number of records after step 0 where the operator prediction is at least
+    the comparison floor; a max error shows "—" where a prediction was compared on fewer than
+    two (no comparison happened), a half-time "—" where it is not reached/resolvable.
+    Degrees that cannot be learned (λ_k = 0 within error) are marked † .
+    """
 
     def f(x, fmt):
         return "—" if not np.isfinite(x) else format(x, fmt)
 
     lines = [
-        "| k | λ_k | half-time measured | half-time predicted | ratio "
+        "| k | λ_k | records | half-time measured | half-time predicted | ratio "
         "| max err (operator) | max err (∞ Gram) | max err (emp. NTK) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lam = c.spectrum.eigenvalues[c.degrees]
     for i, k in enumerate(c.degrees):
+        mark = "" if c.learnable[i] else " †"
         lines.append(
-            f"| {k} | {lam[i]:.4g} | {f(c.half_time[i], '.1f')} | "
-            f"{f(c.half_time_predicted[i], '.1f')} | {f(c.half_time_ratio[i], '.3f')} | "
-            f"{c.max_abs_error[i]:.4f} | {c.max_abs_error_gram[i]:.4f} | "
-            f"{c.max_abs_error_empirical[i]:.4f} |"
+            f"| {k}{mark} | {lam[i]:.4g} | {int(c.compared_records[i])} | "
+            f"{f(c.half_time[i], '.1f')} | {f(c.half_time_predicted[i], '.1f')} | "
+            f"{f(c.half_time_ratio[i], '.3f')} | {f(c.max_abs_error[i], '.4f')} | "
+            f"{f(c.max_abs_error_gram[i], '.4f')} | {f(c.max_abs_error_empirical[i], '.4f')} |"
+        )
+    if not c.learnable.all():
+        bad = [int(k) for k, ok in zip(c.degrees, c.learnable, strict=True) if not ok]
+        lines.append("")
+        lines.append(
+            f"† cannot be learned: λ_k = 0 within error for degree(s) {bad} (trained anyway, "
+            "allow_unlearnable); their residual is not expected to decay."
         )
     return "\n".join(lines)
 
 
-def _decay_figure(c: Comparison, path: Path) -> None:
-    from matplotlib.figure import Figure
+#: Line styles of the decay figure, shared by the lines and the legend.
+_STYLES = {
+    "measured (GD)": dict(ls="-", lw=2.0),
+    "operator (1−ηλ_k)^t": dict(ls="--", lw=1.0),
+    "∞-width Gram": dict(ls="-.", lw=1.0),
+    "empirical NTK at init": dict(ls=":", lw=1.2),
+}
 
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+
+def decay_figure(c: Comparison, path: str | os.PathLike | None = None):
+    """Per-degree residual decay: measured and the three predictions, one colour per degree.
+
+    Line styles: measured (GD) solid, operator ``|1 − ηλ_k|^t`` dashed, infinite-width Gram
+    dash-dotted, empirical NTK at initialization dotted; the comparison floor 0.05 is a grey
+    line. The legend names every colour (degree, "cannot be learned" where λ_k = 0) and
+    every style. Returns the matplotlib Figure (also written as PNG to ``path`` if given).
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    fig = Figure(figsize=(7.2, 4.6), layout="constrained")
     ax = fig.add_subplot()
-    colors = [f"C{i % 10}" for i in range(len(c.degrees))]
+    series = (c.measured, c.predicted, c.predicted_gram, c.predicted_empirical)
+    handles = []
     for i, k in enumerate(c.degrees):
-        ax.semilogy(c.times, c.measured[:, i], "-", color=colors[i], lw=2, label=f"k = {k}")
-        ax.semilogy(c.times, c.predicted[:, i], "--", color=colors[i], lw=1)
-        ax.semilogy(c.times, c.predicted_empirical[:, i], ":", color=colors[i], lw=1)
-    ax.axhline(COMPARE_FLOOR, color="0.6", lw=0.8)
+        color = f"C{i % 10}"
+        for curve, style in zip(series, _STYLES.values(), strict=True):
+            y = np.where(curve[:, i] > 0, curve[:, i], np.nan)
+            ax.plot(c.times, y, color=color, **style)
+        label = f"k = {k}" + ("" if c.learnable[i] else " (cannot be learned)")
+        handles.append(Line2D([], [], color=color, lw=2, label=label))
+    handles += [Line2D([], [], color="0.3", label=name, **st) for name, st in _STYLES.items()]
+    ax.axhline(COMPARE_FLOOR, color="0.5", lw=0.8)
+    handles.append(Line2D([], [], color="0.5", lw=0.8, label=f"comparison floor {COMPARE_FLOOR:g}"))
+    ax.set_yscale("log")
+    ax.set_xscale("symlog", linthresh=1.0)
     ax.set_ylim(1e-3, 1.5)
     ax.set_xlabel("GD step t")
     ax.set_ylabel("‖Π_k r_t‖ / ‖Π_k r_0‖")
-    ax.set_title(
-        "measured (solid), operator (1-ηλ_k)^t (dashed), empirical NTK (dotted)", fontsize=8
-    )
-    ax.legend(fontsize=8)
-    _save(fig, path)
+    ax.set_title("per-degree residual: measured vs NTK predictions", fontsize=9)
+    ax.legend(handles=handles, fontsize=7, ncol=2, loc="lower left")
+    if path is not None:
+        _save(fig, Path(path))
+    return fig
 
 
 def _heatmap_figure(c: Comparison, path: Path) -> None:
     from matplotlib.figure import Figure
+
+    from ntkspec.plot import plot_heatmap
 
     fig = Figure(figsize=(9, 3.6), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
@@ -145,8 +208,30 @@ def _heatmap_figure(c: Comparison, path: Path) -> None:
     plot_heatmap(c.times, rows, 1.0 - c.predicted, ax=ax2, title="NTK prediction: 1 − |1 − ηλ_k|^t")
     for ax in (ax1, ax2):
         ax.set_yticks(rows, [str(k) for k in c.degrees])
-        ax.set_xscale("symlog", linthresh=max(1, c.config.record_every))
+        ax.set_xscale("symlog", linthresh=1.0)
     _save(fig, path)
+
+
+def _spectrum_figure(c: Comparison, path: Path) -> str:
+    """The kernel's spectrum with its decay fit; returns the fit's line for report.md."""
+    from ntkspec.plot import plot_spectrum
+
+    cfg = c.config
+    kernel = mlp_kernel(
+        cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
+    )
+    wide = spectrum(kernel, cfg.dim, max(64, int(c.degrees.max())))
+    try:
+        fit: DecayFit | None = wide.decay_fit()  # the same fit as `ntkspec spectrum`
+        line = (
+            f"Spectrum decay fit: λ_k ∝ k^{fit.exponent:.2f} (least squares over the "
+            f"{len(fit.degrees)} resolvable degrees in [{fit.kmin}, {fit.kmax}])."
+        )
+    except ValueError as e:
+        fit, line = None, f"Spectrum decay fit: not available ({e})"
+    label = f"NTK, depth {cfg.depth}, {cfg.activation}, S^{cfg.dim - 1}"
+    plot_spectrum(wide, [label], path=path, fit=fit)
+    return line
 
 
 def _save(fig, path: Path) -> None:
@@ -155,65 +240,76 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def _optional(make, c: Comparison, path: Path) -> tuple[bool, str]:
+    """Run one optional figure maker; ``(ok, text)``, never raising except for OS errors."""
+    try:
+        text = make(c, path)
+        return True, text if isinstance(text, str) else ""
+    except OSError:
+        raise
+    except Exception as e:  # an optional output must never fail a finished run
+        path.unlink(missing_ok=True)  # no stale figure from an earlier attempt
+        reason = " ".join(str(e).split()) or type(e).__name__
+        return False, f"{path.name}: not available ({reason})."
+
+
 def write_report(c: Comparison, out: str | os.PathLike) -> dict[str, Path]:
     """Write metrics, run description, figures and ``report.md`` into ``out``.
 
-    Returns a dict of the written paths.
+    ``metrics.json`` is written first. A figure (or the spectrum fit) that cannot be made is
+    left out, and ``report.md`` says "not available" with the reason; only OS errors (an
+    unwritable directory) raise.
+
+    Returns:
+      A dict of the written paths (figures that are not available are absent).
     """
     out = Path(out)
     cfg = c.config
-    paths = {
-        name: out / name
-        for name in (
-            "metrics.json",
-            "run.json",
-            "spectrum.png",
-            "decay.png",
-            "heatmap.png",
-            "report.md",
-        )
-    }
+    paths = {name: out / name for name in ("metrics.json", "run.json", "report.md")}
     atomic_write_json(paths["metrics.json"], c.to_dict())
-    kernel = mlp_kernel(
-        cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
-    )
-    wide = spectrum(kernel, cfg.dim, max(64, int(c.degrees.max())))
-    plot_spectrum(
-        wide,
-        [f"NTK, depth {cfg.depth}, {cfg.activation}, S^{cfg.dim - 1}"],
-        path=paths["spectrum.png"],
-        fit=(16, wide.kmax),
-    )
-    _decay_figure(c, paths["decay.png"])
-    _heatmap_figure(c, paths["heatmap.png"])
+    notes, fit_line, figures = [], "", []
+    for name, make in (
+        ("spectrum.png", _spectrum_figure),
+        ("decay.png", decay_figure),
+        ("heatmap.png", _heatmap_figure),
+    ):
+        ok, text = _optional(make, c, out / name)
+        if ok:
+            paths[name] = out / name
+            figures.append(f"![{name[:-4]}]({name})")
+            fit_line = text if name == "spectrum.png" else fit_line
+        else:
+            notes.append(text)
+    if "spectrum.png" not in paths:
+        fit_line = "Spectrum decay fit: not available (see below)."
     status = "diverged" if c.diverged else "done"
+    unavailable = "\n".join(f"- {n}" for n in notes)
     text = f"""# ntkspec compare: theory vs practice
 
 Configuration: d = {cfg.dim} (S^{cfg.dim - 1}), {cfg.n} {cfg.sampling} points, {cfg.activation}
 MLP with {cfg.depth} hidden layer(s) of width {cfg.width} (NTK parametrization, centered),
 target degrees {list(cfg.degrees)} with amplitudes {list(cfg.amplitudes)}, full-batch GD with
 η = {c.lr:.4g} ({c.lr / c.lr_limit:.2f} of the stability limit 2/λ_max = {c.lr_limit:.4g}),
-{cfg.steps} steps, seed {cfg.seed}. Status: **{status}**.
+{cfg.steps} steps recorded at {len(c.times)} log-spaced-then-uniform steps, seed {cfg.seed}.
+Status: **{status}**.
 
 Kernel drift ‖K_T − K_0‖/‖K_0‖ = {c.kernel_drift:.4f}; empirical NTK at init vs infinite width:
-‖K_0 − K_∞‖/‖K_∞‖ = {c.init_kernel_error:.4f}.
+‖K_0 − K_∞‖/‖K_∞‖ = {c.init_kernel_error:.4f}. {fit_line}
 
 {summary_table(c)}
 
 Errors are the max over recorded steps (while the prediction is ≥ {COMPARE_FLOOR}) of the
-absolute difference of normalized per-degree residuals ‖Π_k r_t‖/‖Π_k r_0‖. *Operator* is the
-infinite-width Funk–Hecke prediction |1 − ηλ_k|^t; *∞ Gram* the infinite-width kernel on the
-sample; *emp. NTK* the network's own NTK at initialization. Low degrees are learned first
-(half-times grow like 1/λ_k). At finite width the kernel differs from its limit by
-~1/√width and drifts during training, which hurts high degrees (small λ_k) most; the
-empirical-NTK column isolates the drift.
+absolute difference of normalized per-degree residuals ‖Π_k r_t‖/‖Π_k r_0‖; "records" counts
+those steps (after step 0) for the operator, and an error shows "—" when fewer than
+{MIN_COMPARED_RECORDS} records were compared. *Operator* is the infinite-width Funk–Hecke
+prediction |1 − ηλ_k|^t; *∞ Gram* the infinite-width kernel on the sample; *emp. NTK* the
+network's own NTK at initialization. Low degrees are learned first (half-times grow like
+1/λ_k). At finite width the kernel differs from its limit by ~1/√width and drifts during
+training, which hurts high degrees (small λ_k) most; the empirical-NTK column isolates the
+drift.
 
-![spectrum](spectrum.png)
-
-![decay](decay.png)
-
-![heatmap](heatmap.png)
-"""
+{(chr(10) * 2).join(figures)}
+{"" if not notes else chr(10) + "Not available:" + chr(10) + chr(10) + unavailable + chr(10)}"""
     atomic_write_text(paths["report.md"], text)
     atomic_write_json(paths["run.json"], run_info(cfg.to_dict(), status))
     return paths

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ntkspec.cli import main
-from ntkspec.compare import CompareConfig, compare, load_config
+from ntkspec.compare import CompareConfig, compare, load_config, record_schedule
 
 FAST = [
     "--preset",
@@ -120,7 +120,7 @@ def test_config_file_errors(tmp_path):
 
 def test_compare_api_accepts_mapping_and_rejects_other():
     c = compare({"width": 128, "n": 32, "steps": 20, "record_every": 10})
-    assert c.measured.shape == (3, 3) and np.isfinite(c.kernel_drift)
+    assert c.measured.shape == (len(record_schedule(20, 10)), 3) and np.isfinite(c.kernel_drift)
     with pytest.raises(TypeError, match="CompareConfig"):
         compare([1, 2])
     with pytest.raises(ValueError, match="Nyquist"):
