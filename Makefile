@@ -11,7 +11,7 @@ NT_VENV ?= .venv-nt
 NT_PY := $(NT_VENV)/bin/python
 NT_STAMP := $(NT_VENV)/.ntkspec-installed
 
-.PHONY: demo test test-nt bench lint clean
+.PHONY: demo test test-nt bench lint clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,28 @@ BENCH_JSON ?= benchmarks/results/nt.json
 bench: export TF_CPP_MIN_LOG_LEVEL = 3
 bench: $(NT_STAMP)
 	$(NT_PY) -m benchmarks.bench_nt --json $(BENCH_JSON)
+
+# `make docs` builds the documentation site offline into docs/_build/html (mkdocs-material +
+# mkdocstrings + mkdocs-jupyter, `mkdocs build --strict`: any warning fails). It installs the
+# `docs` extra into .venv and KaTeX (math, served from the site) from npm into docs/_build/node.
+# Notebooks are rendered from the executed copies that tests/test_notebooks.py saves in
+# docs/_build/executed/; the build executes only those missing or older than their source.
+KATEX_VERSION ?= 0.16.47
+DOCS_STAMP := $(VENV)/.ntkspec-docs-installed
+KATEX_STAMP := docs/_build/node/.katex-$(KATEX_VERSION)
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e ".[dev,adapters,docs]"
+	touch $(DOCS_STAMP)
+
+$(KATEX_STAMP):
+	mkdir -p docs/_build/node
+	npm install --silent --no-audit --no-fund --no-save --prefix docs/_build/node katex@$(KATEX_VERSION)
+	touch $(KATEX_STAMP)
+
+docs: export NO_MKDOCS_2_WARNING = 1
+docs: $(DOCS_STAMP) $(KATEX_STAMP)
+	$(PY) -m mkdocs build --strict --config-file mkdocs.yml
 
 lint: $(STAMP)
 	$(PY) -m ruff check ntkspec tests benchmarks

@@ -5,10 +5,17 @@ a notebook passes when every cell runs without an error. The kernel is this inte
 (``sys.executable``, through a temporary kernelspec found via ``JUPYTER_PATH``), so the notebooks
 see the same ``ntkspec`` and dependencies as the tests; it runs in a temporary working directory.
 pytest's ``filterwarnings = error`` applies to this process only, not inside the kernel.
+
+A notebook that passes is saved, with its outputs, to ``docs/_build/executed/`` (ignored by git),
+with the SHA-256 of its source in ``metadata.ntkspec.source_sha256``: ``make docs`` renders the
+site's notebook pages from these copies instead of executing the notebooks a second time (it
+executes only a notebook whose copy is missing, older than its source or from other source
+bytes; see ``docs/hooks.py``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -27,6 +34,7 @@ pytest.importorskip("ipykernel")
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+EXECUTED_DIR = NOTEBOOK_DIR.parent / "docs" / "_build" / "executed"  # reused by `make docs`
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT = 300  # seconds per cell
 KERNEL_NAME = "ntkspec-test-python"
@@ -87,3 +95,15 @@ def test_notebook_executes(path: Path, tmp_path: Path, kernel_env):
     print(f"{path.name}: executed in {elapsed:.1f} s")
     # Nothing may be written into the kernel's working directory (figures stay inline).
     assert not any(tmp_path.iterdir()), sorted(p.name for p in tmp_path.iterdir())
+    save_executed(nb, path)
+
+
+def save_executed(nb, source: Path) -> Path:
+    """Write the executed notebook for the docs build (atomically: temporary file, rename)."""
+    nb.metadata["ntkspec"] = {"source_sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
+    EXECUTED_DIR.mkdir(parents=True, exist_ok=True)
+    out = EXECUTED_DIR / source.name
+    tmp = out.with_name(f".{source.name}.{os.getpid()}.tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, out)
+    return out
