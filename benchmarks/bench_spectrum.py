@@ -9,6 +9,9 @@ Sections (all against the mpmath reference ``tests/data/spectra_reference.json``
    Plus a convergence sweep (d = 3): both quadratures at equal node counts.
 3. Accuracy of ntkspec over all 168 reference cases, including how far below λ_max
    every eigenvalue keeps a relative error <= 1e-6 (the "stretch" measurement).
+4. ``routes``: per dimension (2 … 10⁴, both reference files) and route (quadrature, series,
+   automatic choice), the worst relative error, the share of λ_k within 1e-10 and whether
+   the reported error bounded the true error everywhere.
 
 Uses only the public API. Errors are computed exactly: each float64 result is converted to a
 ``Fraction`` and compared with the 32-digit reference. Timings are medians after a warm-up
@@ -523,7 +526,79 @@ def report_accuracy(acc, s) -> list[str]:
     return lines
 
 
-SECTIONS = ("speed", "side", "convergence", "accuracy")
+SECTIONS = ("speed", "side", "convergence", "accuracy", "routes")
+HIGHDIM = REPO / "tests" / "data" / "spectra_highdim.json"
+
+
+def _case_kernel(c):
+    return mlp_kernel(
+        c["depth"], c["activation"], c["weight_var"], c["bias_var"], c["first_layer_var"]
+    )
+
+
+def section_routes(files) -> list[dict]:
+    """Per dimension and route: worst relative error, share within 1e-10, bound held.
+
+    For each case of the reference files, ``spectrum(..., method=m)`` for the quadrature, the
+    series (relu/erf only) and the automatic choice, against the 32-digit reference (exact
+    ``Fraction`` arithmetic). Only values float64 can represent (> 1e-300) count for the
+    relative error; exact zeros count for the bound (|λ| <= error).
+    """
+    rows = {}
+    for path in files:
+        for c in load_reference(path):
+            kernel, d = _case_kernel(c), c["dim"]
+            kmax = len(c["exact"]) - 1
+            for m in ("quadrature", "series", "auto"):
+                t0 = time.perf_counter()
+                s = spectrum(kernel, d, kmax, c["kernel"], method=m)
+                dt = time.perf_counter() - t0
+                r = rows.setdefault(
+                    (d, m),
+                    dict(
+                        dim=d,
+                        route=m,
+                        cases=0,
+                        values=0,
+                        within=0,
+                        worst=0.0,
+                        held=True,
+                        ratio=0.0,
+                        seconds=0.0,
+                    ),
+                )
+                r["cases"] += 1
+                r["seconds"] += dt
+                for k, ex in enumerate(c["exact"]):
+                    true = abs(Fraction(float(s.eigenvalues[k])) - ex)
+                    bound = Fraction(float(s.error[k]))
+                    r["held"] &= true <= bound
+                    if bound > 0:
+                        r["ratio"] = max(r["ratio"], float(true / bound))
+                    if ex > Fraction(1, 10**300):
+                        rel = float(true / ex)
+                        r["values"] += 1
+                        r["within"] += rel <= 1e-10
+                        r["worst"] = max(r["worst"], rel)
+    return sorted(rows.values(), key=lambda r: (r["dim"], r["route"]))
+
+
+def report_routes(rows) -> list[str]:
+    lines = [
+        "",
+        "### Spectrum routes by dimension (k <= 100; fewer at d >= 3072, where λ_k underflows)",
+        "",
+        "| d | route | cases | worst rel. error | λ_k within 1e-10 | error bound held "
+        "| max true/bound | time/case |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['dim']} | {r['route']} | {r['cases']} | {r['worst']:.1e} | "
+            f"{r['within']}/{r['values']} | {'yes' if r['held'] else '**no**'} | "
+            f"{r['ratio']:.2g} | {r['seconds'] / r['cases']:.2f} s |"
+        )
+    return lines
 
 
 def main(argv=None) -> int:
@@ -557,10 +632,14 @@ def main(argv=None) -> int:
     if "accuracy" in only:
         res["accuracy"] = section_accuracy(cases)
         res["stretch_d50"] = stretch_d50(cases, kernel)
+    if "routes" in only:
+        res["routes"] = section_routes([REFERENCE, HIGHDIM])
     res["machine"]["loadavg_end"] = os.getloadavg()
     res["total_seconds"] = time.perf_counter() - t_start
 
     print(report(res))
+    if "routes" in res:
+        print("\n".join(report_routes(res["routes"])))
     print(f"\nTotal benchmark time: {res['total_seconds']:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1, default=float))

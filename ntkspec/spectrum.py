@@ -6,18 +6,28 @@ spherical harmonics of degree k as eigenfunctions, eigenvalue
     λ_k = c_d ∫_{-1}^{1} κ(t) P_k(t) (1 - t²)^{(d-3)/2} dt
         = c_d ∫_0^π κ(cos θ) P_k(cos θ) sin^{d-2}θ dθ,
 
-multiplicity N(d, k), ``c_d = Γ(d/2) / (√π Γ((d-1)/2))`` (THEORY.md §1). Mercer:
+multiplicity N(d, k), ``c_d = Γ(d/2) / (√π Γ((d-1)/2))`` (docs/theory.md §1). Mercer:
 ``κ(t) = Σ_k N(d,k) λ_k P_k(t)`` and the trace ``κ(1) = Σ_k N(d,k) λ_k``.
 
-Method. The integral is taken in θ with Gauss–Legendre nodes on [0, π]. The arc-cosine
-kernels are analytic in θ (their singular derivatives at t = ±1 are an artefact of the t
-variable), so this converges exponentially where Gauss–Jacobi in t converges algebraically.
-The kernel is evaluated from ``1 - t = 2 sin²(θ/2)`` and ``1 + t = 2 cos²(θ/2)`` directly, so no
-precision is lost next to t = ±1, and P_0..P_kmax come from the three-term recurrence in
-float64. The θ rule is composite Gauss–Legendre (32 nodes per panel). Every call also
-evaluates a rule with 2/3 of the panels; the difference is the
-returned (conservative) error estimate, and the node count grows until it is below
-``tol · max_k |λ_k|``. All of this runs in float64 whatever the global JAX x64 flag is.
+Two routes, chosen per degree by the smaller certified error (``Spectrum.method``):
+
+- **Quadrature** (any kernel). The integral is taken in θ with composite Gauss–Legendre
+  (32 nodes per panel) on [0, π]. The arc-cosine kernels are analytic in θ (their singular
+  derivatives at t = ±1 are an artefact of the t variable), so this converges exponentially
+  where Gauss–Jacobi in t converges algebraically. The kernel is evaluated from
+  ``1 - t = 2 sin²(θ/2)`` and ``1 + t = 2 cos²(θ/2)`` (nodes computed in extended precision
+  from θ = π·s), and P_0..P_kmax come from the three-term recurrence in float64. Every call
+  also evaluates a rule with 2/3 of the panels; the error bound is their difference plus a
+  rounding floor ``ε (16 + √d + k/16) Σ_i |term_i|`` (:func:`quadrature_floor`), and the
+  node count grows until the difference is below ``tol · max_k |λ_k|``. It cancels: the
+  floor is ~ε·d^{k/2} relative to λ_k in high dimension.
+- **Series** (MLP kernels with relu, erf or identity): ``λ_k = Σ_n a_n λ_k(tⁿ)`` with the
+  nonnegative Taylor coefficients a_n of the kernel and the closed-form transforms of tⁿ
+  (:mod:`ntkspec.taylor`). No cancellation, so tiny λ_k keep full relative precision; the
+  truncated tail is bounded rigorously. Fast convergence in high d, slow in low d.
+
+All of this runs in float64 (the series in extended precision) whatever the global JAX x64
+flag is. Formulas and references: docs/theory.md ("Spectrum routes").
 """
 
 from __future__ import annotations
@@ -500,8 +510,9 @@ def spectrum(
     *,
     tol: float = 1e-14,
     panels: int | None = None,
+    method: str = "auto",
 ) -> Spectrum:
-    """Funk–Hecke eigenvalues λ_0..λ_kmax of a zonal kernel on S^{dim-1}.
+    """Funk–Hecke eigenvalues λ_0..λ_kmax of a zonal kernel on S^{dim-1}, with error bounds.
 
     Args:
       kernel: a :class:`~ntkspec.kernels.Kernel` (from ``mlp_kernel``) or any callable
@@ -509,15 +520,19 @@ def spectrum(
       dim: ambient dimension, 2 <= d <= 100000.
       kmax: highest degree (0 <= kmax <= 100000); the cost grows like kmax² (~1 s at 10⁴).
       which: ``"ntk"`` or ``"nngp"`` (ignored for a plain callable).
-      tol: target for the error estimate, relative to ``max_k |λ_k|``. A warning is raised
-        when it cannot be met.
+      tol: target for the θ rule's two-rule difference, relative to ``max_k |λ_k|``. A
+        warning is raised when it cannot be met.
       panels: force this many 32-node quadrature panels on [0, π] (skips the adaptive
         choice, which starts from ``(kmax + dim)//8 + 6`` and doubles until ``tol`` is met).
+      method: ``"auto"`` (default: per degree, the route with the smaller certified error),
+        ``"quadrature"`` (the θ rule only) or ``"series"`` (the nonnegative Taylor series
+        only; a Kernel with activation relu, erf or identity).
 
     Returns:
-      A :class:`Spectrum` (float64, normalized measure, multiplicities N(d, k)).
+      A :class:`Spectrum` (float64, normalized measure, multiplicities N(d, k)); its
+      ``method`` says which route produced each λ_k and ``error`` bounds each error.
 
-    Two-layer ReLU NTK on S^2 (THEORY.md §2): λ_0 = 1/2, λ_1 = 1/3, λ_2 = 5/64, λ_3 = 0:
+    Two-layer ReLU NTK on S^2 (docs/theory.md §2): λ_0 = 1/2, λ_1 = 1/3, λ_2 = 5/64, λ_3 = 0:
 
     >>> from ntkspec.kernels import mlp_kernel
     >>> s = spectrum(mlp_kernel(1), dim=3, kmax=3)
@@ -528,15 +543,51 @@ def spectrum(
     kmax = check_int("kmax", kmax, minimum=0, maximum=100_000)
     check_choice("which", which, ("ntk", "nngp"))
     tol = check_positive("tol", tol)
+    check_choice("method", method, ("auto", "quadrature", "series"))
     if not isinstance(kernel, Kernel) and not callable(kernel):
         raise TypeError(
             f"Expected a Kernel (see mlp_kernel) or a callable κ(t); got {type(kernel).__name__}."
         )
-    label = which if isinstance(kernel, Kernel) else "custom"
+    if method == "series" and not _series_applies(kernel, None):
+        raise ValueError(
+            "Expected a Kernel with activation in "
+            f"{list(taylor.SERIES_ACTIVATIONS)} for method='series'; got "
+            f"{getattr(kernel, 'activation', type(kernel).__name__)!r}."
+        )
     if panels is not None:
-        n = check_int("panels", panels, minimum=2, maximum=_MAX_PANELS)
+        panels = check_int("panels", panels, minimum=2, maximum=_MAX_PANELS)
+    label = which if isinstance(kernel, Kernel) else "custom"
+    if isinstance(kernel, Kernel):
+        trace = kernel.kappa_one(which)
     else:
-        n = (kmax + dim) // 8 + 6
+        trace = float(_zonal_values(kernel, which, np.ones(1), np.zeros(1), np.full(1, 2.0))[0])
+    if method == "series":
+        lam, err = _series_route(kernel, which, dim, kmax, None)
+        routes = np.full(kmax + 1, "series")
+    else:
+        lam, err = _quadrature(kernel, which, dim, kmax, tol, panels)
+        routes = np.full(kmax + 1, "quadrature")
+        if method == "auto" and _series_applies(kernel, dim):
+            lam_s, err_s = _series_route(kernel, which, dim, kmax, err)
+            use = err_s < err
+            lam, err = np.where(use, lam_s, lam), np.where(use, err_s, err)
+            routes = np.where(use, "series", "quadrature")
+    degrees = np.arange(kmax + 1, dtype=np.int64)
+    return Spectrum(
+        dim=dim,
+        degrees=degrees,
+        eigenvalues=lam,
+        multiplicities=multiplicity(dim, degrees),
+        trace=trace,
+        error=err,
+        kernel=label,
+        method=routes,
+    )
+
+
+def _quadrature(kernel, which: str, dim: int, kmax: int, tol: float, panels: int | None):
+    """The θ route: (λ, error bound), error = two-rule difference + rounding floor."""
+    n = panels if panels is not None else (kmax + dim) // 8 + 6
     while True:
         (lam, mass), (coarse, _) = (
             _funk_hecke(kernel, which, m, dim, kmax) for m in (n, (2 * n) // 3)
@@ -552,59 +603,42 @@ def spectrum(
             f"{tol * scale:.3g} with {n * _PANEL_NODES} nodes; the kernel may be non-smooth "
             "in θ. Pass panels= larger or a looser tol.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    err = diff + quadrature_floor(mass, dim)
-    if isinstance(kernel, Kernel):
-        trace = kernel.kappa_one(which)
-    else:
-        trace = float(_zonal_values(kernel, which, np.ones(1), np.zeros(1), np.full(1, 2.0))[0])
-    method = np.full(kmax + 1, "quadrature")
-    if _series_applies(kernel, dim):
-        lam, err, method = _with_series(kernel, which, dim, kmax, lam, err)
-    degrees = np.arange(kmax + 1, dtype=np.int64)
-    return Spectrum(
-        dim=dim,
-        degrees=degrees,
-        eigenvalues=lam,
-        multiplicities=multiplicity(dim, degrees),
-        trace=trace,
-        error=err,
-        kernel=label,
-        method=method,
-    )
+    return lam, diff + quadrature_floor(mass, dim)
 
 
 #: Orders of the Taylor series tried by the series route (the second only where needed).
 _SERIES_ORDERS = (1024, 4096)
 
 
-def _series_applies(kernel, dim: int) -> bool:
-    """The series route: closed-form layer maps, and not the low-d ReLU regime.
+def _series_applies(kernel, dim: int | None) -> bool:
+    """The series route: closed-form layer maps, and (``dim`` given) not low-d ReLU.
 
     ReLU kernels have ``a_n ~ n^{-3/2}``, so for d <= 3 the truncated tail never beats the
-    θ rule; there the (fast) quadrature alone is used.
+    θ rule; there ``method="auto"`` uses the (fast) quadrature alone.
     """
     if not isinstance(kernel, Kernel) or kernel.activation not in taylor.SERIES_ACTIVATIONS:
         return False
     if getattr(kernel, "sine", None) is not None:
         return False
-    return dim > 3 or kernel.activation != "relu"
+    return dim is None or dim > 3 or kernel.activation != "relu"
 
 
-def _with_series(kernel: Kernel, which: str, dim: int, kmax: int, lam_q, err_q):
-    """Per degree, the value with the smaller certified error: series or quadrature."""
+def _series_route(kernel: Kernel, which: str, dim: int, kmax: int, err_q):
+    """The series route: (λ, error bound), raising the order where the tail dominates.
+
+    A longer series is tried only for degrees whose best certified error (against the
+    quadrature's ``err_q``, if given) still misses 1e-12 relative.
+    """
     for order in _SERIES_ORDERS:
         series = _taylor_series(kernel, which, order)
-        lam_s, err_s = taylor.series_eigenvalues(series, dim, kmax)
-        best = np.minimum(err_s, err_q)
-        # A longer series only helps where the tail dominates and the target is missed.
-        short = best > 1e-12 * np.abs(np.where(err_s < err_q, lam_s, lam_q))
-        if not np.any(short & (err_s > 4 * lam_s * series.rel_error)):
+        lam, err = taylor.series_eigenvalues(series, dim, kmax)
+        best = err if err_q is None else np.minimum(err, err_q)
+        short = best > 1e-12 * np.abs(lam)
+        if not np.any(short & (err > 4 * lam * series.rel_error)):
             break
-    use = err_s < err_q
-    method = np.where(use, "series", "quadrature")
-    return np.where(use, lam_s, lam_q), np.where(use, err_s, err_q), method
+    return lam, err
 
 
 @functools.lru_cache(maxsize=64)

@@ -188,7 +188,18 @@ def test_save_load_roundtrip(tmp_path):
         np.testing.assert_array_equal(back.eigenvalues, s.eigenvalues)
         np.testing.assert_array_equal(back.multiplicities, s.multiplicities)
         assert back.dim == 5 and back.trace == s.trace and back.kernel == "ntk"
+        np.testing.assert_array_equal(back.error, s.error)
+        np.testing.assert_array_equal(back.method, s.method)
     d = json.loads((tmp_path / "s.json").read_text())
+    # A file written before the method field existed still loads (method None).
+    del d["method"]
+    (tmp_path / "old.json").write_text(json.dumps(d))
+    old = Spectrum.load(tmp_path / "old.json")
+    assert old.method is None and old.zero_within_error().shape == (s.kmax + 1,)
+    d["method"] = ["bogus"] * (s.kmax + 1)
+    (tmp_path / "bad.json").write_text(json.dumps(d))
+    with pytest.raises(ValueError, match="method"):
+        Spectrum.load(tmp_path / "bad.json")
     assert d["multiplicities"][:3] == [1, 5, 14]
     assert d["eigenvalues"] == [float(x) for x in s.eigenvalues]
 
@@ -205,6 +216,8 @@ def test_save_load_roundtrip(tmp_path):
         ((lambda t: np.where(t > 0.5, np.inf, t), 3, 5), {}, ValueError, "finite"),
         ((mlp_kernel(1), 3.0, 5), {}, TypeError, "integer"),
         ((mlp_kernel(1), 3, 5), {"tol": -1.0}, ValueError, "tol"),
+        ((mlp_kernel(1), 3, 5), {"method": "exact"}, ValueError, "method"),
+        ((lambda t: t, 3, 5), {"method": "series"}, ValueError, "method='series'"),
     ],
 )
 def test_validation(args, kwargs, exc, msg):
@@ -285,3 +298,46 @@ def test_decay_fit_skips_exact_parity_zeros():
     assert np.all(odd.decay_fit(5, 40).degrees % 2 == 1)
     with pytest.raises(ValueError, match=r"k in \[20, 40\] with even parity"):
         odd.decay_fit(20, 40, parity="even")
+
+
+@pytest.mark.precision
+def test_routes_and_exact_parity_zeros():
+    # Bias-free two-layer ReLU: odd k >= 3 vanish; bias-free erf: even k vanish. Both routes
+    # report them as zero within their error, and never as resolvable.
+    for kernel, zero in (
+        (mlp_kernel(1), lambda k: k % 2 == 1 and k >= 3),
+        (mlp_kernel(2, "erf"), lambda k: k % 2 == 0),
+    ):
+        for d in (3, 10, 784):
+            for method in ("auto", "quadrature", "series"):
+                s = spectrum(kernel, d, 30, method=method)
+                mask = np.array([zero(k) for k in range(31)])
+                assert np.all(s.zero_within_error()[mask]), (d, method)
+                assert not np.any(s.resolvable()[mask])
+                if method != "auto":
+                    assert set(s.method) == {method}
+    auto = spectrum(mlp_kernel(3), 100, 40)
+    assert np.all(auto.method[1:] == "series")  # high d: the series wins every degree k >= 1
+    assert set(spectrum(mlp_kernel(3), 3, 40).method) == {"quadrature"}  # low-d ReLU
+
+
+@pytest.mark.precision
+def test_tiny_eigenvalues_in_high_dimension_are_not_declared_zero():
+    # d = 3072: λ_15 ≈ 1e-50·λ_0 is far below the quadrature floor but exact by the series.
+    s = spectrum(mlp_kernel(3), 3072, 20)
+    assert not s.zero_within_error().any()
+    assert np.all(s.eigenvalues > 0) and np.all(s.error < 1e-12 * s.eigenvalues)
+    fit = s.decay_fit(2, 20)
+    assert np.array_equal(fit.degrees, np.arange(2, 21))
+
+
+@pytest.mark.precision
+@pytest.mark.parametrize("d", [10, 100, 3072])
+def test_sum_rule_with_its_tail(d):
+    # erf kernels are analytic beyond ±1: the trace closes to within the certified errors;
+    # ReLU kernels leave a positive tail.
+    erf = spectrum(mlp_kernel(2, "erf", bias_var=0.1), d, 100)
+    assert abs(erf.sum_rule_residual()) <= erf.sum_rule_error() + 1e-20 * erf.trace
+    relu = spectrum(mlp_kernel(2), d, 60, "nngp")
+    assert relu.sum_rule_residual() > relu.sum_rule_error()  # a certified positive tail
+    assert relu.sum_rule_error() < 1e-8 * relu.trace
