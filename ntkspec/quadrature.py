@@ -64,6 +64,8 @@ METHODS = ("lsq", "kernel", "voronoi", "spacing", "density")
 MAX_DENSE_POINTS = 8192
 #: Most points a product Gauss grid may have.
 MAX_GRID_POINTS = 1_000_000
+#: Ridge of the nonnegative "lsq" variant, relative to the largest eigenvalue of G.
+_NNLS_RIDGE = 1e-12
 #: Diagnostics degree when none is given for methods other than "lsq".
 DIAGNOSTIC_DEGREE_CAP = 32
 
@@ -279,9 +281,11 @@ def quadrature_weights(
       as :func:`gauss_grid` are exact with fewer) and a ``ValueError`` says which degree to
       use. ``nonnegative=True`` solves
       ``min_{c>=0} ‖Yc − e_0‖² = cᵀGc − 2·1ᵀc + 1`` instead, as NNLS on the factor
-      ``R = Λ^{1/2} Vᵀ`` of G: nonnegative, exact when some nonnegative exact rule on these points
-      exists (Mhaskar, Narcowich & Ward 2001: when the points are dense enough for L), else the
-      smallest total defect; the solution is sparse (at most M nonzero weights).
+      ``R = Λ^{1/2} Vᵀ`` of G, plus a ridge ``1e-12·λ_max(G)·‖c‖²`` that selects the most
+      spread-out solution (plain NNLS returns a sparse vertex with at most M nonzero weights).
+      Nonnegative; exact (to ~1e-6 relative in ``D``) when some nonnegative exact rule on these
+      points exists (Mhaskar, Narcowich & Ward 2001: when the points are dense enough for L),
+      else the smallest total defect — read it in ``defect``.
     - ``"kernel"``: ``c ∝ (K + ν·mean(diag K)·I)⁻¹ 1``, K the Gram of a zonal kernel κ. For
       zonal κ the kernel mean ``∫κ(<x, y>) dσ(y) = λ_0`` is constant, so the optimal weights are
       ``λ_0 K⁻¹ 1`` and the normalization to Σc = 1 absorbs λ_0. ``kernel``: a
@@ -393,8 +397,12 @@ def _lsq(
         )
     if not nonnegative:
         return c, rank
+    # min_{c>=0} ‖R c − b‖² + τ‖c‖² (RᵀR = G, Rᵀb = 1): the tiny ridge τ picks the
+    # smallest-norm (spread-out) nonnegative solution instead of a sparse vertex.
     R = np.sqrt(lam)[:, None] * Vk.T
-    c, _ = nnls(R, proj / np.sqrt(lam), maxiter=50 * n)
+    A = np.vstack([R, np.sqrt(_NNLS_RIDGE * evals[-1]) * np.eye(n)])
+    rhs = np.concatenate([proj / np.sqrt(lam), np.zeros(n)])
+    c, _ = nnls(A, rhs, maxiter=50 * n)
     return c, rank
 
 
