@@ -562,6 +562,8 @@ def _optimizer_setup(optimizer, lr, params, dtype, key):
         if lr is None:
             raise ValueError("Expected lr > 0 for plain gradient descent (or pass optimizer=).")
         lr = check_positive("lr", lr)
+        if key is not None:
+            raise ValueError("Got key= for a deterministic optimizer; only sgd(...) draws batches.")
         return _gd_update, jnp.asarray(lr, dtype=dtype), None, float(lr)
     if lr is not None:
         raise ValueError(
@@ -589,7 +591,7 @@ def _optimizer_setup(optimizer, lr, params, dtype, key):
             raise ValueError("Expected key= (a jax.random.key) for mini-batch SGD.")
         k = check_key(key)
         data = jax.random.key_data(k) if jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key) else k
-        state = (state, jnp.asarray(data))
+        state = (state, jnp.array(data, copy=True))  # donated: never the caller's key
         batch = (optimizer.batch_size, optimizer.replace)
     elif key is not None:
         raise ValueError("Got key= for a deterministic optimizer; only sgd(...) draws batches.")

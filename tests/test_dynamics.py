@@ -1,9 +1,12 @@
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
 from scipy.linalg import expm
 from scipy.special import roots_legendre
 
+from ntkspec import losses, optimizers
 from ntkspec._compat import enable_x64
 from ntkspec.dynamics import (
     Prediction,
@@ -356,3 +359,75 @@ def test_gram_validation():
         predict_residual_gram(K, X[:5], np.ones(6), 0.1, 3, kmax=2)
     p = predict_residual_gram(K, X, np.ones(6), 0.1, 3, kmax=2)
     assert p.norms.dtype == np.float64 and p.norms.shape == (4, 3)
+
+
+# ----------------------------------------------------------------------------- optimizer values
+def _recursion(x, beta, steps, nesterov):
+    """Direct scalar recursion of optax's heavy ball / Nesterov on μθ²/2 (x = ημ)."""
+    r, m, out = 1.0, 0.0, [1.0]
+    for _ in range(steps):
+        g = x * r  # η × gradient
+        m = g + beta * m
+        r = r - (g + beta * m if nesterov else m)
+        out.append(r)
+    return np.asarray(out)
+
+
+@pytest.mark.parametrize("nest", [False, True])
+def test_spectral_prediction_with_momentum(spec3, nest):
+    E = np.array([0.3, 1.0, 2.0, 0.5, 0.25])
+    opt = (optimizers.nesterov if nest else optimizers.momentum)(1.2, 0.8)
+    p = predict_residual(spec3, E, opt, 30, loss=losses.mse())
+    lam = np.array([1 / 2, 1 / 3, 5 / 64, 0.0, 1 / 192])
+    for k in range(5):
+        ref = np.sqrt(E[k]) * np.abs(_recursion(opt.lr * lam[k], 0.8, 30, nest))
+        np.testing.assert_allclose(p.norms[:, k], ref, rtol=1e-12, atol=1e-15)
+    assert (p.method, p.lr, p.loss) == (opt.name, 1.2, "mse")
+    limit = max_stable_lr(spec3, optimizer=opt)
+    assert limit == pytest.approx(opt.stability_limit(0.5), rel=1e-14)
+    with pytest.raises(ValueError, match="stability limit 2\\(1 \\+ β\\)"):
+        predict_residual(spec3, E, dataclasses.replace(opt, lr=1.01 * limit), 3)
+
+
+def test_weighted_loss_and_loss_values_in_spectral_predictions(spec3):
+    E = np.array([1.0, 1.0, 1.0])
+    a = predict_residual(spec3, E, 0.5, 5)
+    b = predict_residual(spec3, E, 0.5, 5, loss="weighted")  # operator rates are plain λ_k
+    c = predict_residual(spec3, E, 0.5, 5, loss=losses.weighted([0.5, 0.5]))
+    np.testing.assert_array_equal(a.norms, b.norms)
+    np.testing.assert_array_equal(a.norms, c.norms)
+    d = predict_residual(spec3, E, 0.1, 5, loss=losses.sobolev(1.0))
+    e = predict_residual(spec3, E, 0.1, 5, loss="sobolev", s=1.0)
+    np.testing.assert_array_equal(d.norms, e.norms)
+    assert (d.loss, d.s) == ("sobolev", 1.0)
+    f = predict_residual(spec3, E, optimizers.flow(0.5), 5)
+    np.testing.assert_array_equal(f.norms, predict_residual(spec3, E, 0.5, 5, method="flow").norms)
+    with pytest.raises(ValueError, match="No linear prediction for the 'adam'"):
+        predict_residual(spec3, E, optimizers.adam(1e-3), 5)
+    with pytest.raises(ValueError, match="quadratic.*has none"):
+        predict_residual(spec3, E, 0.1, 5, loss=losses.quadratic(np.eye(3)))
+    with pytest.raises(ValueError, match="s= with a Loss"):
+        predict_residual(spec3, E, 0.1, 5, loss=losses.mse(), s=1.0)
+    with pytest.raises(ValueError, match="method='flow' with an Optimizer"):
+        predict_residual(spec3, E, optimizers.gd(0.1), 5, method="flow")
+    with pytest.raises(ValueError, match="gd, sgd or flow"):
+        steps_to_fit(spec3, 1, 0.5, optimizers.momentum(0.1, 0.5))
+    assert steps_to_fit(spec3, 1, 0.5, optimizers.gd(0.3)) == steps_to_fit(spec3, 1, 0.5, 0.3)
+
+
+def test_gram_momentum_on_circulant_dft_bins():
+    # Circulant K: each DFT bin is an eigen-direction of K/n, so bin m must follow the
+    # scalar heavy-ball recursion at x = η μ_m exactly.
+    n, steps = 32, 40
+    with enable_x64():
+        X = equispaced_circle(n)
+        row = np.asarray(mlp_kernel(1).gram(X[:1], X), dtype=np.float64)[0]
+    row = 0.5 * (row + row[(-np.arange(n)) % n])
+    K = row[(np.arange(n)[None, :] - np.arange(n)[:, None]) % n]
+    mu = np.fft.fft(row).real / n
+    opt = optimizers.momentum(0.8 * 2 * 1.9 / mu.max(), 0.9)
+    r0 = np.random.default_rng(4).standard_normal(n)
+    t, R = predict_residual_vectors(K, r0, opt, steps, record_every=10)
+    F0 = np.fft.fft(r0)
+    h = np.stack([_recursion(opt.lr * m, 0.9, steps, False)[t] for m in mu], axis=1)
+    np.testing.assert_allclose(np.fft.fft(R, axis=1), h * F0, rtol=0, atol=1e-10 * np.abs(F0).max())

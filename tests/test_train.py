@@ -10,10 +10,25 @@ import numpy as np
 import optax
 import pytest
 
+from ntkspec import losses, optimizers
 from ntkspec._compat import enable_x64
-from ntkspec.dynamics import max_stable_lr, predict_residual_vectors, sobolev_matrix
+from ntkspec.dynamics import (
+    max_stable_lr,
+    predict_residual_gram,
+    predict_residual_vectors,
+    sobolev_matrix,
+)
 from ntkspec.sphere import degree_energy, sample_sphere
-from ntkspec.train import TrainRecord, train
+from ntkspec.train import (
+    TrainRecord,
+    fit,
+    record_degrees,
+    record_loss,
+    record_residual,
+    record_test_degrees,
+    record_test_residual,
+    train,
+)
 
 N, D, FEATURES = 32, 3, 48
 _W = np.random.default_rng(0).standard_normal((D, FEATURES))
@@ -247,3 +262,164 @@ def test_sharded_over_mesh_matches_single_device():
         cwd=here.parent,
     )
     assert out.returncode == 0 and "MESH-OK" in out.stdout, out.stderr[-3000:]
+
+
+# ----------------------------------------------------------------------------- values, fit
+def _loss_value(kind, X):
+    c = np.random.default_rng(2).uniform(0.5, 1.5, N)
+    return {
+        "mse": losses.mse(),
+        "weighted": losses.weighted(c / c.sum()),
+        "sobolev": losses.sobolev(0.5, kmax=4),
+    }[kind]
+
+
+@pytest.mark.parametrize("kind", ["mse", "weighted", "sobolev"])
+@pytest.mark.parametrize("name", ["gd", "momentum", "nesterov"])
+def test_linear_model_follows_the_optimizer_transfer(kind, name):
+    # Linear in (w, v): K = Φ Φᵀ + 1 exactly, so optax's GD / heavy ball / Nesterov on the
+    # quadratic loss is exactly the companion recursion per eigen-direction of K M.
+    X, y, params, K, r0 = _problem()
+    loss = _loss_value(kind, X)
+    gd_limit = max_stable_lr(K, loss=loss, X=X)
+    make = {"gd": optimizers.gd, "momentum": optimizers.momentum, "nesterov": optimizers.nesterov}
+    args = () if name == "gd" else (0.9,)
+    limit = max_stable_lr(K, loss=loss, X=X, optimizer=make[name](1.0, *args))
+    assert limit == pytest.approx(make[name](1.0, *args).stability_limit(2 / gd_limit), rel=1e-12)
+    opt = make[name](0.9 * limit, *args)
+    with enable_x64():
+        run = fit(linear_apply, jax.tree.map(jnp.asarray, params), X, y, optimizer=opt,
+                  loss=loss, steps=120, record_every=10)  # fmt: skip
+    R_meas = run.records["residual"]
+    _, R = predict_residual_vectors(K, r0, opt, 120, loss=loss, X=X, times=run.times)
+    scale = np.abs(r0).max()
+    np.testing.assert_allclose(R_meas, R, rtol=0, atol=1e-10 * scale)
+    assert np.linalg.norm(R[-1]) < 0.5 * np.linalg.norm(R[0])  # it did train
+    p = predict_residual_gram(K, X, r0, opt, 120, kmax=4, loss=loss, times=run.times)
+    E = degree_energy(X, R_meas.T, 4)
+    np.testing.assert_allclose(p.norms**2, E, rtol=0, atol=1e-10 * scale**2)
+    assert p.method == name and p.meta["optimizer"]["name"] == name
+
+
+def test_train_accepts_values_and_records_meta():
+    X, y, params, K, r0 = _problem()
+    opt = optimizers.momentum(0.3 * max_stable_lr(K), 0.5)
+    _, rec = _run(X, y, params, optimizer=opt, steps=20, record_every=5, kmax=3,
+                  loss=losses.mse())  # fmt: skip
+    _, R = predict_residual_vectors(K, r0, opt, 20, times=rec.times)
+    np.testing.assert_allclose(rec.residual, R, rtol=0, atol=1e-11 * np.abs(r0).max())
+    assert rec.lr == opt.lr and rec.meta["optimizer"]["beta"] == 0.5 and rec.objective == "mse"
+    with pytest.raises(ValueError, match="prediction-only"):
+        _run(X, y, params, optimizer=optimizers.flow(0.1), steps=2, kmax=2)
+    with pytest.raises(ValueError, match="key="):
+        _run(X, y, params, optimizer=optimizers.sgd(0.1, 4), steps=2, kmax=2)
+    with pytest.raises(ValueError, match="deterministic optimizer"):
+        _run(X, y, params, lr=0.1, steps=2, kmax=2, key=jax.random.key(0))
+
+
+def test_times_schedule_records_exactly_there():
+    X, y, params, K, _ = _problem()
+    lr = 0.5 * max_stable_lr(K)
+    _, a = _run(X, y, params, lr=lr, steps=30, kmax=3)
+    _, b = _run(X, y, params, lr=lr, steps=30, kmax=3, times=[1, 2, 4, 8, 16])
+    np.testing.assert_array_equal(b.times, [0, 1, 2, 4, 8, 16, 30])
+    np.testing.assert_allclose(b.residual, a.residual[b.times], rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match="either record_every or times"):
+        _run(X, y, params, lr=lr, steps=30, kmax=3, times=[1], record_every=2)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        _run(X, y, params, lr=lr, steps=30, kmax=3, times=[4, 2])
+
+
+def test_fit_on_any_inputs_with_held_out_recorders():
+    # Inputs off the sphere (a 5-D box): training and residual/loss recorders need no sphere.
+    rng = np.random.default_rng(5)
+    Z = rng.uniform(-1, 1, (40, 5))
+    Zt = rng.uniform(-1, 1, (7, 5))
+    W = rng.standard_normal((5, 30))
+    feats = lambda A: jnp.tanh(A @ jnp.asarray(W, A.dtype))  # noqa: E731
+    apply = lambda p, A: feats(A) @ p  # noqa: E731
+    y, yt = np.sin(Z[:, 0]), np.sin(Zt[:, 0])
+    with enable_x64():
+        recorders = [record_loss(), record_test_residual(Zt, yt)]
+        run = fit(apply, jnp.zeros(30), Z, y, optimizer=optimizers.gd(0.5), steps=50,
+                  record_every=25, recorders=recorders)  # fmt: skip
+        p_ref = np.zeros(30)
+        Phi = np.asarray(feats(jnp.asarray(Z)))
+        for _ in range(50):
+            p_ref = p_ref - 0.5 * Phi.T @ (Phi @ p_ref - y) / 40
+    np.testing.assert_allclose(np.asarray(run.params), np.asarray(p_ref), rtol=0, atol=1e-12)
+    Phit = np.asarray(feats(jnp.asarray(Zt)))
+    np.testing.assert_allclose(run.records["test_residual"][-1], Phit @ p_ref - yt, atol=1e-12)
+    r_end = Phi @ p_ref - y
+    assert run.records["loss"][-1] == pytest.approx(0.5 * np.mean(r_end**2), rel=1e-12)
+    assert set(run.records) == {"loss", "test_residual"} and not run.diverged
+    with pytest.raises(ValueError, match="unit norm"):
+        record_degrees(Z, 3)
+
+
+def test_fit_per_degree_recorders_on_the_sphere():
+    X, y, params, K, r0 = _problem()
+    Xt = X[:8] * -1.0
+    yt = y[:8]
+    opt = optimizers.gd(0.5 * max_stable_lr(K))
+    with enable_x64():
+        run = fit(linear_apply, jax.tree.map(jnp.asarray, params), X, y, optimizer=opt,
+                  steps=10, record_every=5,
+                  recorders=[record_degrees(X, 3), record_test_degrees(Xt, yt, 2),
+                             record_residual()])  # fmt: skip
+        out_t = np.asarray(linear_apply(run.params, jnp.asarray(Xt))) - yt
+    train_curves, test_curves = run.records["degrees"], run.records["test_degrees"]
+    E = degree_energy(X, run.records["residual"].T, 3)
+    np.testing.assert_allclose(train_curves.norms, np.sqrt(E), rtol=1e-13)
+    np.testing.assert_allclose(test_curves.norms[-1] ** 2, degree_energy(Xt, out_t, 2), rtol=1e-10)
+    assert (train_curves.label, test_curves.label) == ("train", "test")
+    np.testing.assert_array_equal(test_curves.times, [0, 5, 10])
+
+
+def test_sgd_expected_residual_is_the_gd_prediction():
+    # E r_t = (I − η K/n)^t r_0 for independent uniform batches (optimizers module docstring).
+    # Monte Carlo over 64 seeds: the mean's error is ~ sd/8; we require it within 4 standard
+    # errors per coordinate (a deterministic bound for these fixed keys), and the spread is
+    # real (single runs differ from the mean by far more than the tolerance).
+    X, y, params, K, r0 = _problem()
+    lr = 0.5 * max_stable_lr(K)
+    seeds = 64
+    for replace in (False, True):
+        opt = optimizers.sgd(lr, 8, replace=replace)
+        R = []
+        with enable_x64():
+            for s in range(seeds):
+                run = fit(linear_apply, jax.tree.map(jnp.asarray, params), X, y, optimizer=opt,
+                          steps=12, record_every=12, key=jax.random.key(s))  # fmt: skip
+                R.append(run.records["residual"][-1])
+        R = np.asarray(R)
+        _, pred = predict_residual_vectors(K, r0, opt, 12, times=[12])
+        se = R.std(axis=0, ddof=1) / np.sqrt(seeds)
+        assert np.all(np.abs(R.mean(axis=0) - pred[0]) < 4 * se + 1e-12)
+        assert R.std(axis=0).max() > 10 * se.max() / np.sqrt(seeds) and se.max() > 1e-4
+    with pytest.raises(ValueError, match="not an unbiased"):
+        fit(linear_apply, params, X, y, optimizer=optimizers.sgd(lr, 4), steps=1,
+            loss=losses.sobolev(1.0, kmax=2), key=jax.random.key(0))  # fmt: skip
+
+
+def test_fit_resumes_a_stochastic_run_exactly(tmp_path):
+    X, y, params, K, _ = _problem()
+    opt = optimizers.sgd(0.5 * max_stable_lr(K), 8)
+    kw = dict(optimizer=opt, steps=40, record_every=5, key=jax.random.key(3))
+
+    def go(**extra):
+        with enable_x64():
+            return fit(linear_apply, jax.tree.map(jnp.asarray, params), X, y, **kw, **extra)
+
+    ref = go()
+    ckpt = tmp_path / "c.npz"
+
+    def stop(done, total):
+        if done == 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        go(checkpoint=ckpt, checkpoint_every=10, callback=stop)
+    again = go(checkpoint=ckpt)
+    np.testing.assert_array_equal(again.records["residual"], ref.records["residual"])
+    np.testing.assert_array_equal(again.params["w"], ref.params["w"])
