@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ntkspec import mlp_kernel, spectrum
+from ntkspec._compat import enable_x64
 from ntkspec.taylor import (
     kernel_taylor,
     monomial_eigenvalue,
@@ -80,12 +81,15 @@ def test_series_sums_to_the_kernel(kernel, which):
     assert np.all(a >= 0)  # Schoenberg
     t = np.linspace(-0.8, 0.8, 17)
     approx = np.polynomial.polynomial.polyval(t, a)
-    exact = np.array([float(kernel(np.float64(x), which)) for x in t])
+    with enable_x64():  # the layer recursion in float64 whatever the global flag
+        exact = np.asarray(kernel(np.asarray(t, np.float64), which), np.float64)
     np.testing.assert_allclose(approx, exact, rtol=0, atol=1e-14 * kernel.kappa_one(which))
     # Tail bounds are nonnegative and, with the partial sums, close κ(1) and κ(-1).
     even, odd = a[0::2].sum(), a[1::2].sum()
     assert np.all(s.tail >= 0)
-    k1, km1 = kernel.kappa_one(which), float(kernel(np.float64(-1.0), which))
+    k1 = kernel.kappa_one(which)
+    with enable_x64():
+        km1 = float(kernel(np.float64(-1.0), which))
     assert even <= 0.5 * (k1 + km1) + s.tail[0] and odd <= 0.5 * (k1 - km1) + s.tail[1]
 
 
@@ -135,7 +139,12 @@ def test_series_route_agrees_with_quadrature_where_both_are_accurate():
     kernel = mlp_kernel(2, bias_var=0.1)
     d = 10
     lam_s, err_s = series_eigenvalues(kernel_taylor(kernel, "ntk", 1024), d, 12)
-    q = spectrum(lambda t: np.asarray(kernel(t)), d, 12)  # a plain callable: quadrature only
+
+    def kappa(t):
+        with enable_x64():
+            return np.asarray(kernel(t), np.float64)
+
+    q = spectrum(kappa, d, 12)  # a plain callable: quadrature only
     assert set(q.method) == {"quadrature"}
     assert np.all(np.abs(lam_s - q.eigenvalues) <= err_s + q.error)
     assert np.all(err_s[:3] < 1e-10 * lam_s[:3])  # the tail bound grows with k at low d
