@@ -54,6 +54,7 @@ from ntkspec.sphere import multiplicity
 __all__ = [
     "GDLearningCurve",
     "LearningCurve",
+    "SpectrumTooShort",
     "Truncation",
     "gd_learning_curve",
     "learning_curve",
@@ -67,6 +68,19 @@ __all__ = [
 FLOW_RIDGE_RISK_FACTOR = 1.6862
 _MAX_ITER = 200
 _RTOL = 1e-14
+
+
+class SpectrumTooShort(ValueError):
+    """The spectrum does not reach the degree the truncation rule needs.
+
+    Attributes:
+      kmax_needed: the estimated kmax to compute the spectrum to (``None`` when no estimate:
+        the tail has stopped decreasing, e.g. eigenvalues below the quadrature's resolution).
+    """
+
+    def __init__(self, message: str, kmax_needed: int | None = None):
+        super().__init__(message)
+        self.kmax_needed = kmax_needed
 
 
 # ----------------------------------------------------------------------------- results
@@ -178,7 +192,7 @@ class GDLearningCurve:
 
 
 # ----------------------------------------------------------------------------- truncation
-def _needed_kmax(values: np.ndarray, target: float) -> str:
+def _needed_kmax(values: np.ndarray, target: float) -> tuple[str, int | None]:
     """A rough K where a decreasing sequence reaches ``target`` (power law through K/2 and K)."""
     K = len(values) - 1
     v1, v2 = values[K // 2], values[K]
@@ -186,11 +200,13 @@ def _needed_kmax(values: np.ndarray, target: float) -> str:
         p = np.log(v1 / v2) / np.log(K / (K // 2))
         need = K * (v2 / target) ** (1.0 / p)
         if np.isfinite(need) and need < 1e9:
-            return f"about kmax = {int(np.ceil(1.2 * need))}"
-        return "a larger kmax"
+            k = int(np.ceil(1.2 * need))
+            return f"about kmax = {k}", k
+        return "a larger kmax", None
     return (
         f"a larger kmax (but the eigenvalues beyond k = {K // 2} add almost nothing — zero "
-        "within the spectrum's error estimate? — so a longer one may not help)"
+        "within the spectrum's error estimate? — so a longer one may not help)",
+        None,
     )
 
 
@@ -226,9 +242,9 @@ def truncate(
     A degree whose ``error`` is 0 is taken as exact.
 
     Raises:
-      ValueError: if no K <= ``spectrum.kmax`` meets the tolerance (the message estimates the
-        kmax needed, from the tail's power-law decay), or an eigenvalue is negative beyond the
-        spectrum's error estimate.
+      SpectrumTooShort: (a ``ValueError``) if no K <= ``spectrum.kmax`` meets the tolerance
+        (the message and ``kmax_needed`` estimate the kmax needed from the tail's decay).
+      ValueError: if an eigenvalue is negative beyond the spectrum's error estimate.
     """
     if not isinstance(spectrum, Spectrum):
         raise TypeError(
@@ -263,11 +279,13 @@ def truncate(
     else:
         ok = np.nonzero(tails[kmin:] <= tail_tol * trace)[0]
         if ok.size == 0:
-            raise ValueError(
+            text, need = _needed_kmax(tails, tail_tol * trace)
+            raise SpectrumTooShort(
                 f"Expected a spectrum long enough that the neglected trace is at most tail_tol "
                 f"= {tail_tol:g} of κ(1); at kmax = {spectrum.kmax} it is "
-                f"{tails[-1] / trace:.3g}. Compute the spectrum to "
-                f"{_needed_kmax(tails, tail_tol * trace)} or pass a larger tail_tol."
+                f"{tails[-1] / trace:.3g}. Compute the spectrum to {text} or pass a larger "
+                "tail_tol.",
+                need,
             )
         K = kmin + int(ok[0])
     modes = float(np.sum(np.where(lam[: K + 1] > 0, mult[: K + 1], 0.0)))
@@ -296,19 +314,23 @@ def _resolved_kmax(spectrum: Spectrum, trunc: Truncation, kappa_min: float, tol:
     """Smallest K' >= K with every λ_k, k > K', at most ``tol · kappa_min`` (ValueError if none).
 
     The neglected modes enter as the ridge τ/κ, exact to first order in λ_{K+1}/κ; beyond the
-    spectrum's last degree λ_kmax stands in for the (smaller) eigenvalues not computed.
+    spectrum's last degree its last positive λ stands in for the (smaller) ones not computed.
     """
     lam = np.where(_zero(spectrum), 0.0, np.asarray(spectrum.eigenvalues, float))
-    beyond = np.empty_like(lam)  # beyond[K] = max_{k > K} λ_k, and λ_kmax at the end
-    beyond[-1] = lam[-1]
-    beyond[:-1] = np.maximum.accumulate(lam[::-1])[::-1][1:]
+    # beyond[K] = max_{k > K} λ_k, the degrees past kmax represented by the last positive λ.
+    positive = lam[lam > 0]
+    proxy = positive[-1] if positive.size else 0.0
+    beyond = np.full_like(lam, proxy)
+    beyond[:-1] = np.maximum(np.maximum.accumulate(lam[::-1])[::-1][1:], proxy)
     ok = np.nonzero(beyond[trunc.kmax :] <= tol * kappa_min)[0]
     if ok.size == 0:
-        need = _needed_kmax(np.maximum.accumulate(lam[::-1])[::-1], tol * kappa_min)
-        raise ValueError(
+        suffix = np.maximum(np.maximum.accumulate(lam[::-1])[::-1], proxy)
+        text, need = _needed_kmax(suffix, tol * kappa_min)
+        raise SpectrumTooShort(
             f"Expected the spectrum to reach eigenvalues below tail_tol·κ = {tol * kappa_min:.3g} "
-            f"(κ at the largest n); its last one is λ_{spectrum.kmax} = {lam[-1]:.3g}. Compute "
-            f"it to {need}, or pass smaller n or a larger tail_tol."
+            f"(κ at the largest n); its last positive one is {proxy:.3g}. Compute it to {text}, "
+            "or pass smaller n or a larger tail_tol.",
+            need,
         )
     return trunc.kmax + int(ok[0])
 
