@@ -422,6 +422,7 @@ def _theta_rule(panels: int) -> tuple[np.ndarray, ...]:
     )
 
 
+_BLOCK = 64  # degrees per matrix product in _funk_hecke
 _PI_HI = np.pi
 _PI_LO = 1.2246467991473532e-16  # π - fl(π)
 
@@ -475,10 +476,16 @@ def _funk_hecke(kappa, which: str, panels: int, d: int, kmax: int):
     fabs = weight * (np.abs(plus) + np.abs(minus))
     lam = np.empty(kmax + 1)
     mass = np.empty(kmax + 1)
+    block = np.empty((min(_BLOCK, kmax + 1), t.shape[0]))
     p, dp = np.ones_like(t), np.zeros_like(t)
     for k in range(kmax + 1):
-        lam[k] = np.sum(f[k % 2] * p)  # not BLAS: per-degree dots thrash its threads
-        mass[k] = np.sum(fabs * np.abs(p))
+        block[k % _BLOCK] = p
+        if k % _BLOCK == _BLOCK - 1 or k == kmax:  # one product per block of degrees
+            lo = k - k % _BLOCK
+            rows = block[: k - lo + 1]
+            both = f @ rows.T  # (2, rows): even and odd parts against P_lo..P_k
+            lam[lo : k + 1] = np.where(np.arange(lo, k + 1) % 2 == 0, both[0], both[1])
+            mass[lo : k + 1] = np.abs(rows) @ fabs
         # k = 0: P_1 = t for every d (the general formula is 0/0 at d = 2).
         alpha, beta = ((2 * k + d - 2) / (k + d - 2), k / (k + d - 2)) if k else (1.0, 0.0)
         dp = beta * dp - alpha * a * p
