@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +32,15 @@ from ntkspec._validate import as_real_array, check_int, check_key, check_positiv
 from ntkspec.kernels import Kernel
 from ntkspec.sphere import degree_energy, multiplicity, random_harmonic, sample_sphere
 
-__all__ = ["KRRMeasurement", "kernel_regression_curve", "krr_fit"]
+__all__ = [
+    "Draw",
+    "GDMeasurement",
+    "KRRMeasurement",
+    "draw",
+    "kernel_gd_curve",
+    "kernel_regression_curve",
+    "krr_fit",
+]
 
 #: Largest training set: every trial diagonalizes a max(n) × max(n) Gram.
 MAX_TRAIN = 8192
@@ -145,33 +154,91 @@ def _target(key, X: np.ndarray, amplitudes: np.ndarray) -> np.ndarray:
     return y
 
 
-def _trial(gram, key, d, ns, amplitudes, noise, ridge, test_points, kmax):
-    """One draw: (excess (m,), per degree (m, kmax + 1), train (m,))."""
+class Draw(NamedTuple):
+    """One random draw (:func:`draw`): training points and labels, held-out points and target."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray
+    f_test: np.ndarray
+
+
+def draw(key: jax.Array, *, dim: int, n: int, test_points: int, energies, noise=0.0) -> Draw:
+    """Draw n training and ``test_points`` held-out points uniform on S^{dim-1}, and a target.
+
+    The target is ``Σ_k sqrt(v_k²) h_k`` with independent random unit-norm harmonics of degree
+    k; ``y`` adds Gaussian noise of variance ``noise``; ``f_test`` is the noiseless target on
+    the held-out points. Float64; the same key gives the same draw.
+    """
+    key = check_key(key)
+    amplitudes = np.sqrt(as_real_array("energies", energies))
     kx, kt, kf, ke = jax.random.split(key, 4)
-    nmax = int(ns[-1])
-    X, Xt = _points(kx, nmax, d), _points(kt, test_points, d)
+    X, Xt = _points(kx, n, dim), _points(kt, test_points, dim)
     f = _target(kf, np.concatenate([X, Xt]), amplitudes)
     with _compat.random_streams():
-        eps = np.asarray(jax.random.normal(ke, (nmax,), dtype=jnp.float32), np.float64)
-    y = f[:nmax] + np.sqrt(noise) * eps
-    K, Kt = gram(X, X), gram(Xt, X)
-    if K.shape != (nmax, nmax) or Kt.shape != (test_points, nmax):
+        eps = np.asarray(jax.random.normal(ke, (n,), dtype=jnp.float32), np.float64)
+    return Draw(X, f[:n] + np.sqrt(noise) * eps, Xt, f[n:])
+
+
+def _grams(gram, dr: Draw):
+    n, m = len(dr.X), len(dr.X_test)
+    K, Kt = gram(dr.X, dr.X), gram(dr.X_test, dr.X)
+    if K.shape != (n, n) or Kt.shape != (m, n):
         raise ValueError(
             f"Expected gram(X, Y) to return shape (len(X), len(Y)); got {K.shape} for "
-            f"({nmax}, {nmax}) and {Kt.shape} for ({test_points}, {nmax})."
+            f"({n}, {n}) and {Kt.shape} for ({m}, {n})."
         )
+    return K, Kt
+
+
+def _per_degree(Xt: np.ndarray, resid: np.ndarray, kmax: int) -> np.ndarray:
+    """Unbiased ‖Π_k r‖² per column of resid ``(m, c)`` → ``(c, kmax + 1)``."""
+    m, d = Xt.shape
+    per_degree = degree_energy(Xt, resid, kmax)
+    # Remove the i = j terms N_k c_i² r_i² P_k(1): the rest is an unbiased U-statistic.
+    N = multiplicity(d, np.arange(kmax + 1))
+    diag = np.sum(resid**2, axis=0) / m**2
+    return (per_degree - diag[:, None] * N[None, :]) * m / (m - 1)
+
+
+def _trial(gram, key, d, ns, energies, noise, ridge, test_points, kmax):
+    """One draw: (excess (m,), per degree (m, kmax + 1), train (m,))."""
+    dr = draw(key, dim=d, n=int(ns[-1]), test_points=test_points, energies=energies, noise=noise)
+    K, Kt = _grams(gram, dr)
     resid = np.empty((test_points, len(ns)))
     train = np.empty(len(ns))
     for j, n in enumerate(ns):
-        alpha, fitted = krr_fit(K[:n, :n], y[:n], ridge)
-        resid[:, j] = Kt[:, :n] @ alpha - f[nmax:]
-        train[j] = np.mean((fitted - y[:n]) ** 2)
-    per_degree = degree_energy(Xt, resid, kmax)  # (m, kmax + 1)
-    # Remove the i = j terms N_k c_i² r_i² P_k(1): the rest is an unbiased U-statistic.
-    N = multiplicity(d, np.arange(kmax + 1))
-    diag = np.sum(resid**2, axis=0) / test_points**2
-    per_degree = (per_degree - diag[:, None] * N[None, :]) * test_points / (test_points - 1)
-    return np.mean(resid**2, axis=0), per_degree, train
+        alpha, fitted = krr_fit(K[:n, :n], dr.y[:n], ridge)
+        resid[:, j] = Kt[:, :n] @ alpha - dr.f_test
+        train[j] = np.mean((fitted - dr.y[:n]) ** 2)
+    return np.mean(resid**2, axis=0), _per_degree(dr.X_test, resid, kmax), train
+
+
+def _check_v2(energies) -> np.ndarray:
+    v2 = as_real_array("energies", energies)
+    if v2.ndim != 1 or v2.size == 0 or not np.isfinite(v2).all() or (v2 < 0).any():
+        raise ValueError(
+            "Expected energies to be a non-empty 1-D list of finite, non-negative per-degree "
+            f"energies v_k²; got {v2.tolist()!r}."
+        )
+    return v2
+
+
+def _check_ns(n) -> np.ndarray:
+    ns = np.atleast_1d(as_real_array("n", n))
+    if (
+        ns.ndim != 1
+        or ns.size == 0
+        or (ns != np.round(ns)).any()
+        or (ns < 1).any()
+        or (np.diff(ns) <= 0).any()
+        or ns[-1] > MAX_TRAIN
+    ):
+        raise ValueError(
+            f"Expected n to be strictly increasing integers in [1, {MAX_TRAIN}]; got "
+            f"{ns.tolist()!r}."
+        )
+    return ns.astype(np.int64)
 
 
 def kernel_regression_curve(
@@ -213,26 +280,8 @@ def kernel_regression_curve(
     gram = _gram_function(kernel)
     key = check_key(key)
     dim = check_int("dim", dim, minimum=2, maximum=100_000)
-    v2 = as_real_array("energies", energies)
-    if v2.ndim != 1 or v2.size == 0 or not np.isfinite(v2).all() or (v2 < 0).any():
-        raise ValueError(
-            "Expected energies to be a non-empty 1-D list of finite, non-negative per-degree "
-            f"energies v_k²; got {v2.tolist()!r}."
-        )
-    ns = np.atleast_1d(as_real_array("n", n))
-    if (
-        ns.ndim != 1
-        or ns.size == 0
-        or (ns != np.round(ns)).any()
-        or (ns < 1).any()
-        or (np.diff(ns) <= 0).any()
-        or ns[-1] > MAX_TRAIN
-    ):
-        raise ValueError(
-            f"Expected n to be strictly increasing integers in [1, {MAX_TRAIN}]; got "
-            f"{ns.tolist()!r}."
-        )
-    ns = ns.astype(np.int64)
+    v2 = _check_v2(energies)
+    ns = _check_ns(n)
     trials = check_int("trials", trials, minimum=1, maximum=MAX_TRIALS)
     test_points = check_int("test_points", test_points, minimum=2, maximum=MAX_TEST)
     noise = check_positive("noise", noise, allow_zero=True)
@@ -240,7 +289,7 @@ def kernel_regression_curve(
     kmax = v2.size + 1 if kmax is None else check_int("kmax", kmax, minimum=0, maximum=1000)
     with _compat.random_streams():
         keys = jax.random.split(key, trials)
-    rows = [_trial(gram, k, dim, ns, np.sqrt(v2), noise, ridge, test_points, kmax) for k in keys]
+    rows = [_trial(gram, k, dim, ns, v2, noise, ridge, test_points, kmax) for k in keys]
     return KRRMeasurement(
         n=ns,
         excess_mse=np.stack([r[0] for r in rows]),
@@ -249,4 +298,121 @@ def kernel_regression_curve(
         noise=noise,
         ridge=ridge,
         test_points=test_points,
+    )
+
+
+# ----------------------------------------------------------------------------- GD in time
+@dataclasses.dataclass(frozen=True)
+class GDMeasurement:
+    """Held-out error of kernel gradient descent over time, one row per trial.
+
+    Attributes:
+      steps: record steps ``(T,)``; n: sample sizes ``(m,)``; lr, method, noise.
+      excess_mse: ``mean (f_t − f*)²`` on held-out points, ``(trials, T, m)``.
+      excess_mse_per_degree: unbiased ``‖Π_k (f_t − f*)‖²``, ``(trials, T, m, kmax + 1)``.
+    """
+
+    steps: np.ndarray
+    n: np.ndarray
+    lr: float
+    method: str
+    noise: float
+    excess_mse: np.ndarray
+    excess_mse_per_degree: np.ndarray
+
+    @property
+    def test_mse(self) -> np.ndarray:
+        """``excess_mse + ε²`` (noisy held-out labels, as the theory's test MSE)."""
+        return self.excess_mse + self.noise
+
+    def mean(self, field: str = "test_mse") -> np.ndarray:
+        return np.mean(getattr(self, field), axis=0)
+
+    def sem(self, field: str = "test_mse") -> np.ndarray:
+        a = getattr(self, field)
+        if a.shape[0] < 2:
+            return np.zeros(a.shape[1:])
+        return np.std(a, axis=0, ddof=1) / np.sqrt(a.shape[0])
+
+
+def _gd_trial(gram, key, d, ns, steps, lr, method, energies, noise, test_points, kmax):
+    dr = draw(key, dim=d, n=int(ns[-1]), test_points=test_points, energies=energies, noise=noise)
+    K, Kt = _grams(gram, dr)
+    resid = np.empty((test_points, len(steps), len(ns)))
+    for j, n in enumerate(ns):
+        mu, V = np.linalg.eigh(0.5 * (K[:n, :n] + K[:n, :n].T) / n)
+        mu = np.maximum(mu, 0.0)
+        coef = V.T @ dr.y[:n]
+        t = steps[:, None].astype(np.float64)
+        with np.errstate(over="ignore", under="ignore"):
+            decay = (1.0 - lr * mu[None, :]) ** t if method == "gd" else np.exp(-lr * mu * t)
+        # f_t(x) = K(x, X) Σ_i v_i (1 − decay_i)/(n μ_i) v_iᵀ y; (1 − decay)/μ → ηt at μ = 0.
+        small = mu <= 1e-300
+        gain = np.where(small, lr * t, (1.0 - decay) / np.where(small, 1.0, mu)) / n
+        alpha = V @ (gain * coef).T  # (n, T)
+        resid[:, :, j] = Kt[:, :n] @ alpha - dr.f_test[:, None]
+    flat = resid.reshape(test_points, -1)
+    per_degree = _per_degree(dr.X_test, flat, kmax).reshape(len(steps), len(ns), kmax + 1)
+    return np.mean(resid**2, axis=0), per_degree
+
+
+def kernel_gd_curve(
+    kernel: Kernel | Callable,
+    key: jax.Array,
+    *,
+    dim: int,
+    energies: ArrayLike,
+    n: ArrayLike,
+    steps: ArrayLike,
+    lr: float,
+    method: str = "gd",
+    trials: int = 8,
+    test_points: int = 1000,
+    noise: float = 0.0,
+    kmax: int | None = None,
+) -> GDMeasurement:
+    """Held-out error of kernel gradient descent from f = 0 on n samples, at each step count.
+
+    The linearized (lazy, infinite-width when ``kernel`` is a Kernel) network trained by GD on
+    the mean loss ``(1/2n) Σ (f − y)²`` with step η is, exactly,
+    ``f_t = K(·, X) K^{-1} (I − (I − η K/n)^t) y`` (``"flow"``: ``e^{−ηtK/n}``), evaluated
+    through the eigendecomposition of K/n. Draws as :func:`kernel_regression_curve`
+    (same key, same draws). The theory to compare with is
+    :func:`ntkspec.generalization.gd_learning_curve`.
+
+    Args:
+      kernel, key, dim, energies, n, trials, test_points, noise, kmax: as in
+        :func:`kernel_regression_curve`.
+      steps: record steps (increasing integers >= 0).
+      lr: step η > 0; method: ``"gd"`` or ``"flow"``.
+
+    Returns:
+      A :class:`GDMeasurement`.
+    """
+    gram = _gram_function(kernel)
+    key = check_key(key)
+    dim = check_int("dim", dim, minimum=2, maximum=100_000)
+    v2 = _check_v2(energies)
+    ns = _check_ns(n)
+    t = np.atleast_1d(as_real_array("steps", steps))
+    if t.ndim != 1 or (t != np.round(t)).any() or (t < 0).any() or (np.diff(t) <= 0).any():
+        raise ValueError(f"Expected steps to be increasing integers >= 0; got {t.tolist()!r}.")
+    lr = check_positive("lr", lr)
+    if method not in ("gd", "flow"):
+        raise ValueError(f"Expected method 'gd' or 'flow'; got {method!r}.")
+    trials = check_int("trials", trials, minimum=1, maximum=MAX_TRIALS)
+    test_points = check_int("test_points", test_points, minimum=2, maximum=MAX_TEST)
+    noise = check_positive("noise", noise, allow_zero=True)
+    kmax = v2.size + 1 if kmax is None else check_int("kmax", kmax, minimum=0, maximum=1000)
+    with _compat.random_streams():
+        keys = jax.random.split(key, trials)
+    rows = [_gd_trial(gram, k, dim, ns, t, lr, method, v2, noise, test_points, kmax) for k in keys]
+    return GDMeasurement(
+        steps=t.astype(np.int64),
+        n=ns,
+        lr=lr,
+        method=method,
+        noise=noise,
+        excess_mse=np.stack([r[0] for r in rows]),
+        excess_mse_per_degree=np.stack([r[1] for r in rows]),
     )
