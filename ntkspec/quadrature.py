@@ -16,7 +16,8 @@ and ``√D_k`` is the worst integration error over unit-norm degree-k harmonics.
 Methods of :func:`quadrature_weights` (accuracy and references: docs/theory/quadrature.md):
 
 - ``"lsq"``: the minimum-norm weights exact for every harmonic of degree <= L, ``c = G⁺ 1``
-  with ``G = Σ_{k<=L} N(d,k) P_k(<x_i, x_j>)``; ``nonnegative=True`` for the NNLS variant.
+  with ``G = Σ_{k<=L} N(d,k) P_k(<x_i, x_j>)``, or the exact ones nearest a base rule
+  (``base="voronoi"``); ``nonnegative=True`` for the NNLS variant.
 - ``"kernel"``: kernel quadrature ``c ∝ (K + ν I)⁻¹ 1`` with a zonal kernel.
 - ``"voronoi"``: spherical Voronoi cell areas (S^2).
 - ``"spacing"``: half the angular gaps on either side (S^1).
@@ -260,6 +261,7 @@ def quadrature_weights(
     degree: int | None = None,
     *,
     nonnegative: bool = False,
+    base=None,
     kernel: Kernel | Callable | None = None,
     nugget: float = 1e-10,
     distribution: Distribution | None = None,
@@ -279,10 +281,13 @@ def quadrature_weights(
       exceeds ``feasibility`` no exact rule exists on these points (e.g. ``n`` below the
       ``M = harmonic_dimension(d, L)`` harmonics, for points in general position; designs such
       as :func:`gauss_grid` are exact with fewer) and a ``ValueError`` says which degree to
-      use. ``nonnegative=True`` solves
+      use. With a base rule ``c_0`` (``base=``), the exact weights nearest to it are returned
+      instead: ``c = c_0 + G⁺(1 − G c_0)`` (the minimum-norm solution is ``c_0 = 0``), e.g.
+      Voronoi areas corrected to be exact to degree L. ``nonnegative=True`` solves
       ``min_{c>=0} ‖Yc − e_0‖² = cᵀGc − 2·1ᵀc + 1`` instead, as NNLS on the factor
       ``R = Λ^{1/2} Vᵀ`` of G, plus a ridge ``1e-12·λ_max(G)·‖c‖²`` that selects the most
-      spread-out solution (plain NNLS returns a sparse vertex with at most M nonzero weights).
+      spread-out solution, or the one nearest ``c_0`` (plain NNLS returns a sparse vertex with
+      at most M nonzero weights).
       Nonnegative; exact (to ~1e-6 relative in ``D``) when some nonnegative exact rule on these
       points exists (Mhaskar, Narcowich & Ward 2001: when the points are dense enough for L),
       else the smallest total defect — read it in ``defect``.
@@ -302,6 +307,8 @@ def quadrature_weights(
       degree: L. For ``"lsq"`` the exactness degree; otherwise the degree of the diagnostics.
         Default :func:`default_degree` (capped at 32 for diagnostics).
       nonnegative: ``"lsq"`` only: the NNLS variant.
+      base: ``"lsq"`` only: the rule to stay nearest to: ``None`` (minimum norm), ``"uniform"``
+        (1/n), ``"voronoi"`` (S^2), ``"spacing"`` (S^1) or weights of shape ``(n,)``.
       kernel: ``"kernel"`` only.
       nugget: ``"kernel"`` only: ν >= 0, relative to the mean diagonal of K.
       distribution: ``"density"`` only: the distribution the points were drawn from.
@@ -319,7 +326,9 @@ def quadrature_weights(
     Xn = check_points(X)
     n, d = Xn.shape
     check_choice("method", method, METHODS)
-    _check_unused(method, nonnegative=nonnegative, kernel=kernel, distribution=distribution)
+    _check_unused(
+        method, nonnegative=nonnegative, base=base, kernel=kernel, distribution=distribution
+    )
     if not isinstance(nonnegative, bool):
         raise TypeError(f"Expected nonnegative to be a bool; got {nonnegative!r}.")
     if degree is None:
@@ -331,8 +340,8 @@ def quadrature_weights(
     rank = None
     if method == "lsq":
         c, rank = _lsq(
-            Xn, L, nonnegative, check_positive("rtol", rtol), check_positive("feasibility",
-                                                                             feasibility)
+            Xn, L, nonnegative, _base(Xn, base), check_positive("rtol", rtol),
+            check_positive("feasibility", feasibility),
         )
     elif method == "kernel":
         c = _kernel(Xn, kernel, check_positive("nugget", nugget, allow_zero=True))
@@ -352,9 +361,9 @@ def quadrature_weights(
 
 
 def _check_unused(method: str, **given) -> None:
-    owner = {"nonnegative": "lsq", "kernel": "kernel", "distribution": "density"}
+    owner = {"nonnegative": "lsq", "base": "lsq", "kernel": "kernel", "distribution": "density"}
     for name, value in given.items():
-        if value not in (None, False) and owner[name] != method:
+        if not (value is None or value is False) and owner[name] != method:
             raise ValueError(
                 f"{name}= applies to method={owner[name]!r} only; got it with method={method!r}."
             )
@@ -368,8 +377,26 @@ def _check_dense(n: int, method: str) -> None:
         )
 
 
+def _base(Xn: np.ndarray, base) -> np.ndarray:
+    """The base rule c_0 of "lsq" (zeros: the minimum-norm solution)."""
+    n = Xn.shape[0]
+    if base is None:
+        return np.zeros(n)
+    if isinstance(base, str):
+        check_choice("base", base, ("uniform", "voronoi", "spacing"))
+        if base == "uniform":
+            return np.full(n, 1.0 / n)
+        return _voronoi(Xn) if base == "voronoi" else _spacing(Xn)
+    c0 = as_real_array("base", base)
+    if c0.shape != (n,) or not np.isfinite(c0).all():
+        raise ValueError(
+            f"Expected base weights of shape ({n},), finite; got shape {c0.shape}."
+        )
+    return c0
+
+
 def _lsq(
-    Xn: np.ndarray, L: int, nonnegative: bool, rtol: float, feasibility: float
+    Xn: np.ndarray, L: int, nonnegative: bool, c0: np.ndarray, rtol: float, feasibility: float
 ) -> tuple[np.ndarray, int]:
     n, d = Xn.shape
     _check_dense(n, "lsq")
@@ -384,8 +411,9 @@ def _lsq(
     rank = int(keep.sum())
     lam, Vk = evals[keep], V[:, keep]
     proj = Vk.T @ np.ones(n)
-    c = Vk @ (proj / lam)
-    # ‖Y c − e_0‖² = 1 − 1ᵀG⁺1 for c = G⁺1: the squared defect of the best possible rule.
+    # c = c_0 + G⁺(1 − G c_0) = (I − V_k V_kᵀ) c_0 + G⁺1: exact, and nearest to c_0.
+    c = c0 - Vk @ (Vk.T @ c0) + Vk @ (proj / lam)
+    # ‖Y c − e_0‖² = 1 − 1ᵀG⁺1: the squared defect of the best possible rule (any c_0).
     residual = 1.0 - float(proj @ (proj / lam))
     if residual > feasibility:
         best = default_degree(2 * n, d)  # largest L with M(L) <= n
@@ -397,11 +425,12 @@ def _lsq(
         )
     if not nonnegative:
         return c, rank
-    # min_{c>=0} ‖R c − b‖² + τ‖c‖² (RᵀR = G, Rᵀb = 1): the tiny ridge τ picks the
-    # smallest-norm (spread-out) nonnegative solution instead of a sparse vertex.
+    # min_{c>=0} ‖R c − b‖² + τ‖c − c_0‖² (RᵀR = G, Rᵀb = 1): the tiny ridge τ picks the
+    # nonnegative solution nearest to c_0 (spread out for c_0 = 0) instead of a sparse vertex.
     R = np.sqrt(lam)[:, None] * Vk.T
-    A = np.vstack([R, np.sqrt(_NNLS_RIDGE * evals[-1]) * np.eye(n)])
-    rhs = np.concatenate([proj / np.sqrt(lam), np.zeros(n)])
+    ridge = np.sqrt(_NNLS_RIDGE * evals[-1])
+    A = np.vstack([R, ridge * np.eye(n)])
+    rhs = np.concatenate([proj / np.sqrt(lam), ridge * c0])
     c, _ = nnls(A, rhs, maxiter=50 * n)
     return c, rank
 

@@ -151,6 +151,33 @@ def test_lsq_nonnegative_is_exact_and_spread(X, L):
     assert q.ess > 0.8 * harmonic_dimension(3, L)  # the ridge spreads it beyond a sparse vertex
 
 
+def test_lsq_with_a_base_rule():
+    X = _vmf_points(512)
+    vor = quadrature_weights(X, "voronoi", degree=4).weights
+    q = quadrature_weights(X, "lsq", degree=4, base="voronoi")
+    assert _max_harmonic_error(X, q.weights, range(1, 5)) < 1e-10
+    free = quadrature_weights(X, "lsq", degree=4)
+    # the exact rule nearest the Voronoi areas is nearer to them than the minimum-norm one
+    assert np.linalg.norm(q.weights - vor) < np.linalg.norm(free.weights - vor)
+    np.testing.assert_allclose(
+        quadrature_weights(X, "lsq", degree=4, base=vor).weights, q.weights, atol=1e-15
+    )
+    qn = quadrature_weights(X, "lsq", degree=4, base="voronoi", nonnegative=True)
+    assert qn.min_weight >= 0 and _max_harmonic_error(X, qn.weights, range(1, 5)) < 1e-6
+    # a base that is already exact comes back unchanged (G c_0 = 1)
+    g = gauss_grid(3, 7)
+    same = quadrature_weights(g.points, "lsq", degree=7, base=g.weights)
+    np.testing.assert_allclose(same.weights, g.weights, rtol=0, atol=1e-14)
+    u = quadrature_weights(_uniform(3, 100, 3), "lsq", degree=3, base="uniform")
+    assert _max_harmonic_error(_uniform(3, 100, 3), u.weights, range(1, 4)) < 1e-10
+    with pytest.raises(ValueError, match="base weights of shape"):
+        quadrature_weights(X, "lsq", degree=4, base=np.ones(3))
+    with pytest.raises(ValueError, match="base to be one of"):
+        quadrature_weights(X, "lsq", degree=4, base="kernel")
+    with pytest.raises(ValueError, match="base= applies"):
+        quadrature_weights(X, "voronoi", base="uniform")
+
+
 def test_lsq_nonnegative_reports_the_defect_when_no_positive_rule_exists():
     X = _vmf_points(512)
     q = quadrature_weights(X, "lsq", degree=8, nonnegative=True)
