@@ -50,6 +50,7 @@ import dataclasses
 import numpy as np
 from jax.typing import ArrayLike
 
+from ntkspec._io import json_floats
 from ntkspec._validate import as_real_array, check_choice, check_int, check_positive
 from ntkspec.spectrum import Spectrum
 from ntkspec.sphere import multiplicity
@@ -147,8 +148,6 @@ class LearningCurve:
 
     def to_dict(self) -> dict:
         """JSON-ready dict (non-finite floats as strings, see ``ntkspec._io.json_floats``)."""
-        from ntkspec._io import json_floats
-
         t = self.truncation
         return {
             "n": json_floats(self.n),
