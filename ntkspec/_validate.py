@@ -16,11 +16,25 @@ __all__ = [
     "check_positive",
     "check_real",
     "check_weights",
+    "norm_tolerance",
 ]
 
 
+def _scalar(value):
+    """A 0-d NumPy or concrete JAX array as its Python scalar (as NumPy scalars are accepted)."""
+    if isinstance(value, np.ndarray | jax.Array) and not isinstance(value, jax.core.Tracer):
+        if value.ndim == 0 and value.dtype != object:
+            return value.item()
+    return value
+
+
 def check_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
-    """Return ``value`` as a Python int, or raise a ``TypeError``/``ValueError`` naming it."""
+    """Return ``value`` as a Python int, or raise a ``TypeError``/``ValueError`` naming it.
+
+    Python and NumPy integers and 0-d integer arrays (NumPy or JAX) are accepted; booleans are
+    not.
+    """
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"Expected {name} to be an integer; got {value!r} of type {type(value).__name__}."
@@ -42,7 +56,8 @@ def _as_float(value) -> float:
 
 
 def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
-    """Return ``value`` as a finite float > 0 (or >= 0), else raise."""
+    """Return ``value`` as a finite float > 0 (or >= 0), else raise (0-d arrays accepted)."""
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"Expected {name} to be a real number; got {value!r} of type {type(value).__name__}."
@@ -56,6 +71,7 @@ def check_positive(name: str, value, *, allow_zero: bool = False) -> float:
 
 def check_real(name: str, value) -> float:
     """Return ``value`` as a finite float, else raise a ``TypeError``/``ValueError`` naming it."""
+    value = _scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
             f"Expected {name} to be a real number; got {value!r} of type {type(value).__name__}."
@@ -99,8 +115,9 @@ def _real(name: str, value, what: str) -> np.ndarray:
             f"Expected {name} to be {what}; got a {type(value).__name__} that cannot be "
             "converted to one (ragged or mixed entries)."
         ) from None
+    # jnp.issubdtype also knows the ml_dtypes floats (bfloat16) NumPy calls non-floating.
     if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+        jax.numpy.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
         raise TypeError(f"Expected {name} to be {what}; got dtype {arr.dtype}.")
     return arr
@@ -148,7 +165,7 @@ def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
         raise ValueError(f"Expected finite points in {name}; got NaN/inf at row {row}.")
     arr64 = arr.astype(np.float64)
     norms = np.linalg.norm(arr64, axis=1)
-    tol = 1e-5 if arr.dtype in (np.float32, np.float16) else 1e-8
+    tol = norm_tolerance(arr.dtype)
     bad = np.abs(norms - 1.0) > tol
     if bad.any():
         row = int(np.argmax(bad))
@@ -164,8 +181,27 @@ def check_points(X, *, name: str = "X", dim: int | None = None) -> np.ndarray:
     return arr64 / norms[:, None]
 
 
+def norm_tolerance(dtype) -> float:
+    """How far from 1 a unit vector's norm may be in ``dtype``: 1e-8 for float64, 1e-5 for
+    float32, four units of roundoff for float16 (3.9e-3) and bfloat16 (3.1e-2)."""
+    if not jax.numpy.issubdtype(dtype, np.floating):
+        return 1e-8  # integer entries: only exact unit vectors (±e_i) pass
+    eps = float(jax.numpy.finfo(dtype).eps)
+    return 1e-8 if eps < 1e-12 else max(1e-5, 4.0 * eps)
+
+
+#: Quadrature weights must sum to 1 within this tolerance times n.
+WEIGHTS_SUM_TOLERANCE = 1e-8
+
+
 def check_weights(weights, n: int) -> np.ndarray:
-    """Quadrature weights of n sample points as float64 ``(n,)`` (default uniform ``1/n``)."""
+    """Quadrature weights of n sample points as float64 ``(n,)`` (default uniform ``1/n``).
+
+    Weights approximate the normalized measure, ``Σ_i c_i g(x_i) ≈ ∫ g dσ`` with
+    σ(S^{d-1}) = 1, so they must sum to 1 (within ``1e-8·n``): weights summing to s would
+    silently scale every energy by s². Others are refused with a ``ValueError`` that says to
+    pass ``weights / weights.sum()``.
+    """
     if weights is None:
         return np.full(n, 1.0 / n)
     c = as_real_array("weights", weights)
@@ -182,4 +218,10 @@ def check_weights(weights, n: int) -> np.ndarray:
         )
     if not c.sum() > 0:
         raise ValueError("Expected weights with a positive sum; got all zeros.")
+    total = float(np.sum(c))
+    if abs(total - 1.0) > WEIGHTS_SUM_TOLERANCE * n:
+        raise ValueError(
+            f"Expected quadrature weights that sum to 1 (Σ c_i g(x_i) ≈ ∫ g dσ, σ normalized); "
+            f"got sum {total!r}. Pass weights / weights.sum()."
+        )
     return c

@@ -514,8 +514,26 @@ def _resolve_compare(args: argparse.Namespace):
     return cfg, out
 
 
+def _flops(x: float) -> str:
+    return f"{x:.2g}".replace("e+", "e")
+
+
+def _print_compare_cost(cfg) -> None:
+    """One stderr line: FLOPs by part and a calibrated time estimate."""
+    from ntkspec.compare import estimate_cost
+
+    est = estimate_cost(cfg)
+    print(
+        f"cost: ~{_flops(est.flops)} FLOP (training {_flops(est.flops_train)}, 2 empirical "
+        f"NTKs {_flops(est.flops_ntk)}, Gram/eigendecompositions {_flops(est.flops_linalg)}); "
+        f"estimated {_duration(est.seconds)} on this machine (calibrated on a timed step)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _run_compare(args: argparse.Namespace) -> int:
-    from ntkspec.compare import compare
+    from ntkspec.compare import check_learnable, compare
     from ntkspec.report import running, summary_table, write_report
 
     cfg, out = _resolve_compare(args)
@@ -526,6 +544,9 @@ def _run_compare(args: argparse.Namespace) -> int:
         print(f"resuming {out} from {start} of {cfg.steps}", file=sys.stderr)
     try:
         with running(out, cfg.to_dict()):
+            if not args.quiet:
+                check_learnable(cfg)  # refuse before spending time on the estimate
+                _print_compare_cost(cfg)
             result = compare(
                 cfg,
                 callback=_progress(args.quiet),
@@ -585,7 +606,66 @@ def _add_ntk(subparsers) -> None:
     p.add_argument(
         "--force", action="store_true", help="overwrite an output directory holding another run"
     )
+    p.add_argument("--quiet", action="store_true", help="no cost estimate and no stage lines")
     p.set_defaults(run=_run_ntk)
+
+
+def _ntk_flops(n: int, d: int, depth: int, width: int, n_params: int, method: str) -> dict:
+    """FLOPs of `ntkspec ntk` by stage (2 flops per multiply-add).
+
+    Structured (auto): per-layer features, forward + backward ≈ 3 forwards
+    ``3 · 2n (d·m + (L−1)·m² + m)``, then the per-layer Gram products ``2n² (d + 2Lm + 1)``.
+    jacobian / ntk_vp: per-example gradients ``3 · 2n · P`` and their contraction ``2n² P``
+    (P parameters). The infinite-width Gram costs ~20 flops per entry and layer, the
+    per-degree spectrum ``2n²`` per degree (plus the Gegenbauer recursion).
+    """
+    forward = 2.0 * n * (d * width + (depth - 1) * width**2 + width)
+    if method in ("auto", "structured"):
+        emp = 3 * forward + 2.0 * n * n * (d + 2 * depth * width + 1)
+    else:
+        emp = 3 * 2.0 * n * n_params + 2.0 * n * n * n_params
+    return {"empirical NTK": emp, "infinite-width Gram": 20.0 * depth * n * n}
+
+
+def _matmul_rate() -> float:
+    """FLOP/s of a compiled 256 x 256 float32 matrix product on the default device."""
+    import time
+
+    import jax
+    import jax.numpy as jnp
+
+    a = jnp.ones((256, 256), dtype=jnp.float32)
+    f = jax.jit(lambda x: x @ x)
+    jax.block_until_ready(f(a))
+    t0 = time.perf_counter()
+    for _ in range(5):
+        jax.block_until_ready(f(a))
+    return 5 * 2 * 256**3 / max(time.perf_counter() - t0, 1e-9)
+
+
+class _Stages:
+    """Stage lines on stderr: ``ntk [i/N] what ...`` then ``done in T`` (nothing if quiet)."""
+
+    def __init__(self, names: Sequence[str], quiet: bool):
+        self.names, self.quiet, self.i = list(names), quiet, 0
+
+    def __enter__(self):
+        import time
+
+        self.i += 1
+        self.t0 = time.perf_counter()
+        if not self.quiet:
+            name = self.names[self.i - 1]
+            print(f"ntk [{self.i}/{len(self.names)}] {name} ...", file=sys.stderr, flush=True)
+        return self
+
+    def __exit__(self, *exc):
+        import time
+
+        if not self.quiet and exc[0] is None:
+            took = _duration(time.perf_counter() - self.t0)
+            print(f"ntk [{self.i}/{len(self.names)}] done in {took}", file=sys.stderr, flush=True)
+        return False
 
 
 def _run_ntk(args: argparse.Namespace) -> int:
@@ -625,20 +705,36 @@ def _run_ntk(args: argparse.Namespace) -> int:
         "method": args.method,
     }
     out = check_output_dir(args.out, config, force=args.force)
+    stage = _Stages(["empirical NTK", "infinite-width Gram", "spectra"], args.quiet)
     with running(out, config):
         with _compat.random_streams():
             k_points, k_init = jax.random.split(jax.random.key(seed))
         X = np.asarray(sample_sphere(k_points, n, args.dim, dtype=np.float32), dtype=np.float64)
         X /= np.linalg.norm(X, axis=1, keepdims=True)
         params = model.init(k_init, args.dim)
-        K = np.asarray(
-            empirical_ntk(model.apply, params, X.astype(np.float32), method=args.method),
-            dtype=np.float64,
-        )
-        with _compat.enable_x64():
+        if not args.quiet:
+            n_params = sum(int(np.size(leaf)) for leaf in jax.tree.leaves(params))
+            parts = _ntk_flops(n, args.dim, kernel.depth, width, n_params, args.method)
+            parts["spectra"] = 2.0 * n * n * (kmax + 2)
+            total = sum(parts.values())
+            detail = ", ".join(f"{k} {_flops(v)}" for k, v in parts.items())
+            print(
+                f"cost: ~{_flops(total)} FLOP ({detail}); arithmetic ~"
+                f"{_duration(total / _matmul_rate())} at this machine's matmul rate, plus "
+                "compilation (a few seconds)",
+                file=sys.stderr,
+                flush=True,
+            )
+        with stage:
+            K = np.asarray(
+                empirical_ntk(model.apply, params, X.astype(np.float32), method=args.method),
+                dtype=np.float64,
+            )
+        with stage, _compat.enable_x64():
             K_inf = np.asarray(kernel.gram(X), dtype=np.float64)
-        emp = gram_spectrum(K, X, kmax)
-        inf = spectrum(kernel, args.dim, kmax)
+        with stage:
+            emp = gram_spectrum(K, X, kmax)
+            inf = spectrum(kernel, args.dim, kmax)
         error = float(np.linalg.norm(K - K_inf) / np.linalg.norm(K_inf))
         atomic_savez(out / "gram.npz", K=K, X=X)
         payload = {

@@ -44,8 +44,11 @@ __all__ = [
     "PRESETS",
     "CompareConfig",
     "Comparison",
+    "CostEstimate",
     "WidthStudy",
+    "check_learnable",
     "compare",
+    "estimate_cost",
     "load_config",
     "record_schedule",
     "unlearnable_degrees",
@@ -236,7 +239,8 @@ def load_config(
         else:
             path = Path(source)
             try:
-                values.update(tomllib.loads(path.read_text()))
+                # utf-8-sig: a byte-order mark (as some Windows editors write) is skipped.
+                values.update(tomllib.loads(path.read_text(encoding="utf-8-sig")))
             except tomllib.TOMLDecodeError as e:
                 raise ValueError(f"Invalid TOML in {path}: {e}") from None
             except (OSError, UnicodeDecodeError) as e:
@@ -371,6 +375,92 @@ def _target(cfg: CompareConfig, X: np.ndarray, key) -> np.ndarray:
     return y
 
 
+class CostEstimate(NamedTuple):
+    """What :func:`compare` will cost (:func:`estimate_cost`): FLOPs and, if calibrated, time.
+
+    Attributes:
+      flops_train: GD training, ``steps × 12 n (d·m + (L−1)·m² + m)``: forward (2 flops per
+        multiply-add) plus backward (twice the forward) of both copies of the centered MLP
+        (depth L, width m) on n points.
+      flops_ntk: the two empirical NTKs (at init and after training), structured method:
+        features as in one training step, plus per copy ``2 n² (d + 2 L m + 1)`` for the
+        per-layer Gram products.
+      flops_linalg: the dense n × n work on the host: one ``eigvalsh`` (stability limit,
+        ≈ 4n³/3), two ``eigh`` with vectors (the ∞-Gram and empirical-NTK predictions,
+        ≈ 9n³ each; Golub & Van Loan) and the per-degree energies of every record
+        (``2 n² (kmax + 1)`` each).
+      flops: the total.
+      step_seconds: estimated seconds per training step (NaN if not calibrated).
+      seconds: estimated total seconds, every FLOP at the rate a timed calibration step
+        achieved, plus its compilation time for each program compiled (NaN if not
+        calibrated). A rough guide (figures, host work and other processes are not
+        modelled), not a bound.
+    """
+
+    flops_train: float
+    flops_ntk: float
+    flops_linalg: float
+    flops: float
+    step_seconds: float
+    seconds: float
+
+
+def _step_flops(n: int, d: int, depth: int, width: int) -> float:
+    """One GD step of the centered MLP: 2 copies × (forward + backward ≈ 3 forward)."""
+    return 2 * 3 * 2.0 * n * (d * width + (depth - 1) * width**2 + width)
+
+
+def estimate_cost(
+    config: CompareConfig | Mapping | None = None, *, calibrate: bool = True
+) -> CostEstimate:
+    """FLOPs of :func:`compare` for ``config`` and, with ``calibrate``, a time estimate.
+
+    The calibration compiles one GD step of the configured network, reduced to at most 256
+    points and width 2048 to stay quick, times three runs of it and scales by FLOPs; the
+    formulas are in :class:`CostEstimate`.
+
+    >>> est = estimate_cost({"n": 100, "width": 10, "steps": 10, "dim": 3}, calibrate=False)
+    >>> est.flops_train == 10 * 12 * 100 * (3 * 10 + 10)
+    True
+    """
+    import time
+
+    cfg = _resolve(config)
+    n, d, L, m = cfg.n, cfg.dim, cfg.depth, cfg.width
+    step = _step_flops(n, d, L, m)
+    kmax = max(cfg.degrees) + 1
+    records = len(record_schedule(cfg.steps, cfg.record_every))
+    flops_train = cfg.steps * step
+    flops_ntk = 2 * (step / 3 + 2 * 2.0 * n * n * (d + 2 * L * m + 1))
+    flops_linalg = (4 / 3 + 2 * 9) * float(n) ** 3 + 2.0 * n * n * (kmax + 1) * records
+    total = flops_train + flops_ntk + flops_linalg
+    if not calibrate:
+        return CostEstimate(flops_train, flops_ntk, flops_linalg, total, np.nan, np.nan)
+    small = dataclasses.replace(cfg, n=min(n, 256), width=min(m, 2048))
+    model, params = _model(small, jax.random.key(0))
+    with _compat.random_streams():
+        X = sample_sphere(jax.random.key(1), small.n, d, dtype=jax.numpy.float32)
+    y = jax.numpy.zeros(small.n, dtype=jax.numpy.float32)
+
+    def loss(p):
+        return 0.5 * jax.numpy.mean((model.apply(p, X) - y) ** 2)
+
+    grad = jax.jit(jax.value_and_grad(loss))
+    t0 = time.perf_counter()
+    jax.block_until_ready(grad(params))  # compile
+    compile_seconds = time.perf_counter() - t0
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        jax.block_until_ready(grad(params))
+        times.append(time.perf_counter() - t0)
+    rate = _step_flops(small.n, d, L, small.width) / max(float(np.median(times)), 1e-9)
+    # Compilation: one program per distinct chunk length of the schedule, plus the NTKs'.
+    programs = len(np.unique(np.diff(record_schedule(cfg.steps, cfg.record_every)))) + 2
+    step_seconds, seconds = step / rate, total / rate + programs * compile_seconds
+    return CostEstimate(flops_train, flops_ntk, flops_linalg, total, step_seconds, seconds)
+
+
 def record_schedule(steps: int, record_every: int) -> np.ndarray:
     """The steps :func:`compare` records: log-spaced early, then every ``record_every``.
 
@@ -438,8 +528,20 @@ def unlearnable_degrees(kernel, dim: int, degrees) -> dict[int, str]:
     return out
 
 
-def _check_learnable(cfg: CompareConfig, kernel) -> np.ndarray:
-    """Per target degree, whether it can be learned; raise unless ``allow_unlearnable``."""
+def check_learnable(config: CompareConfig | Mapping | None = None) -> np.ndarray:
+    """Per target degree, whether it can be learned (:func:`unlearnable_degrees`).
+
+    Raises:
+      ValueError: naming each degree with λ_k = 0 within error and the reason, unless the
+        config sets ``allow_unlearnable``.
+
+    Returns:
+      bool ``(K,)``, indexed like ``config.degrees``.
+    """
+    cfg = _resolve(config)
+    kernel = mlp_kernel(
+        cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
+    )
     bad = unlearnable_degrees(kernel, cfg.dim, cfg.degrees)
     if bad and not cfg.allow_unlearnable:
         listed = "; ".join(f"degree {k}: {why}" for k, why in bad.items())
@@ -521,7 +623,7 @@ def compare(
     kernel = mlp_kernel(
         cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
     )
-    learnable = _check_learnable(cfg, kernel)
+    learnable = check_learnable(cfg)
     with _compat.random_streams():
         k_points, k_target, k_init = jax.random.split(jax.random.key(cfg.seed), 3)
     degrees = np.asarray(cfg.degrees, dtype=np.int64)

@@ -110,6 +110,7 @@ def empirical_ntk(
     if method == "auto":
         method = "structured" if spec is not None else "jacobian"
 
+    _check_params(params)
     x1 = _check_batch(X1, "X1")
     symmetric = X2 is None
     x2 = x1 if symmetric else _check_batch(X2, "X2", trailing=x1.shape[1:])
@@ -182,6 +183,31 @@ def _check_batch(X, name: str, trailing: tuple | None = None) -> jax.Array:
         row = int(np.argwhere(~finite)[0][0])
         raise ValueError(f"Expected finite inputs in {name}; got NaN/inf at row {row}.")
     return jnp.asarray(X)
+
+
+def _check_params(params) -> None:
+    """``TypeError`` unless params is a pytree with at least one floating-point array leaf."""
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    if not leaves:
+        raise TypeError(
+            "Expected params to be a pytree of floating-point arrays (e.g. model.init(key, d)); "
+            f"got {type(params).__name__} with no array leaves."
+        )
+    for path, leaf in leaves:
+        where = jax.tree_util.keystr(path) or "(the root)"
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        if isinstance(leaf, bool) or not isinstance(leaf, jax.Array | np.ndarray | float):
+            raise TypeError(
+                f"Expected params to be a pytree of floating-point arrays; the leaf at {where} "
+                f"is of type {type(leaf).__name__}."
+            )
+        dtype = np.dtype(type(leaf)) if isinstance(leaf, float) else leaf.dtype
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(
+                f"Expected params to be a pytree of floating-point arrays; the leaf at {where} "
+                f"has dtype {dtype} (gradients need floating point)."
+            )
 
 
 def _check_output(apply_fn, params, x) -> np.dtype:
@@ -326,13 +352,13 @@ def _mlp_features(spec, params, x):
 
 
 def _structured(spec, f1, f2):
-    """Σ_l (A1 A2ᵀ + σ_b²) ∘ (G1 G2ᵀ), averaged over the copies of a centered net."""
+    """Σ_l (A1 A2ᵀ + c_l²) ∘ (G1 G2ᵀ), c_l² = ``spec.bias_grad_vars[l]``, mean over copies."""
     total = 0.0
     for c1, c2 in zip(f1, f2, strict=True):
-        for (a1, g1), (a2, g2) in zip(c1, c2, strict=True):
+        for (a1, g1), (a2, g2), c2_l in zip(c1, c2, spec.bias_grad_vars, strict=True):
             aa = jnp.matmul(a1, a2.T, precision="highest")
             gg = jnp.matmul(g1, g2.T, precision="highest")
-            total = total + (aa + spec.bias_var) * gg
+            total = total + (aa + c2_l) * gg
     return total / len(f1)
 
 

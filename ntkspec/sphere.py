@@ -54,7 +54,10 @@ def sample_sphere(key: jax.Array, n: int, d: int, *, dtype=None) -> jax.Array:
       key: a JAX PRNG key. Same key, same points.
       n: number of points (>= 1).
       d: ambient dimension (>= 2); the points lie on S^{d-1} ⊂ R^d.
-      dtype: floating dtype of the result (default: JAX's default float).
+      dtype: floating dtype of the result (default: JAX's default float). For dtypes below
+        float32 (float16, bfloat16) the points are drawn and normalized in float32, then
+        rounded: their norms are 1 within the dtype's roundoff, which every ntkspec function
+        accepts for that dtype (:func:`ntkspec._validate.norm_tolerance`).
 
     Returns:
       Array of shape ``(n, d)`` with unit rows (normalized Gaussians).
@@ -67,9 +70,10 @@ def sample_sphere(key: jax.Array, n: int, d: int, *, dtype=None) -> jax.Array:
     n = check_int("n", n, minimum=1)
     d = check_int("d", d, minimum=2)
     dtype = _float_dtype(dtype)
+    low = jnp.finfo(dtype).bits < 32  # float16/bfloat16: normalize in float32, then round
     with _compat.random_streams():  # the newest JAX's numbers on jax 0.4.38 too
-        z = jax.random.normal(key, (n, d), dtype=dtype)
-    return z / jnp.linalg.norm(z, axis=1, keepdims=True)
+        z = jax.random.normal(key, (n, d), dtype=jnp.float32 if low else dtype)
+    return (z / jnp.linalg.norm(z, axis=1, keepdims=True)).astype(dtype)
 
 
 def _float_dtype(dtype):
@@ -251,12 +255,27 @@ def degree_energy(
     if not np.isfinite(F).all():
         raise ValueError("Expected finite values; got NaN or inf.")
     trailing = F.shape[1:]
-    F = F.reshape(n, -1)
+    # Energies are quadratic: for huge (or tiny) values compute them for F / s (s = max |F|)
+    # and scale back by s², so the sums neither overflow nor underflow; refuse if E overflows.
+    peak = float(np.max(np.abs(F))) if F.size else 0.0
+    scale = peak if not 1e-100 < peak < 1e100 and peak > 0 else 0.0
+    F = F.reshape(n, -1) / (scale if scale > 0 else 1.0)
     if weights is None and d == 2 and _is_equispaced_circle(Xn):
-        return _dft_energy(F, kmax).reshape(*trailing, kmax + 1)
-    c = check_weights(weights, n)
-    G = np.clip(Xn @ Xn.T, -1.0, 1.0)
-    return _zonal_energy(G, c[:, None] * F, d, kmax).reshape(*trailing, kmax + 1)
+        E = _dft_energy(F, kmax)
+    else:
+        c = check_weights(weights, n)
+        G = np.clip(Xn @ Xn.T, -1.0, 1.0)
+        E = _zonal_energy(G, c[:, None] * F, d, kmax)
+    if scale > 0:
+        with np.errstate(over="ignore"):
+            E = E * scale**2 if scale < 1e150 else E * scale * scale
+        if not np.isfinite(E).all():
+            raise ValueError(
+                f"Expected values whose squared norms fit in float64; got |values| up to "
+                f"{scale:.3g}, whose energies overflow (> {np.finfo(np.float64).max:.3g}). "
+                "Rescale the values (e.g. divide by their maximum)."
+            )
+    return E.reshape(*trailing, kmax + 1)
 
 
 def gegenbauer_matrices(G: np.ndarray, d: int, kmax: int):
