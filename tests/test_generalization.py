@@ -14,6 +14,8 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from scipy.optimize import brentq
 
 from ntkspec import empirical_ntk, mlp, mlp_kernel, predict_residual, spectrum
@@ -59,7 +61,8 @@ def plain_modes_curve(lam_k, dim, trace, energies, n, noise, ridge):
     tau = trace - lam.sum()
     r = ridge + tau
     f = lambda kap: np.sum(lam / (lam + kap)) + r / kap - n  # noqa: E731
-    kap = brentq(f, r / n * (1 - 1e-12), (lam.sum() + r) / n * (1 + 1e-12), xtol=1e-300, rtol=1e-15)
+    lo = r / n * (1 - 1e-12) if r > 0 else 1e-300
+    kap = brentq(f, lo, (lam.sum() + r) / n * (1 + 1e-12), xtol=1e-300, rtol=1e-15)
     L = lam / (lam + kap)
     e0 = n / (n - np.sum(L**2))
     test = e0 * (np.sum((1 - L) ** 2 * v2) + noise)
@@ -79,6 +82,29 @@ def test_against_plain_mode_list(relu_s2, noise, ridge):
         np.testing.assert_allclose(c.overfitting[i], e0, rtol=1e-11)
         np.testing.assert_allclose(c.test_mse[i], test, rtol=1e-11)
         np.testing.assert_allclose(c.train_mse[i], train, rtol=1e-10, atol=1e-300)
+
+
+@settings(max_examples=30)
+@given(
+    dim=st.sampled_from([2, 3, 4, 7]),
+    lam=st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=7),
+    extra=st.sampled_from([0.0, 1e-3, 0.3]),
+    n=st.floats(0.5, 300.0),
+    ridge=st.sampled_from([0.0, 1e-4, 0.5]),
+    noise=st.sampled_from([0.0, 0.2]),
+)
+def test_property_against_plain_mode_list(dim, lam, extra, n, ridge, noise):
+    s = make_spectrum(dim, lam)
+    s = Spectrum(dim, s.degrees, s.eigenvalues, s.multiplicities, s.trace + extra, s.error)
+    modes = float(np.sum(s.multiplicities))
+    assume(ridge + extra > 0 or n < modes - 1e-6)
+    v2 = np.linspace(1.0, 0.1, len(lam))
+    c = learning_curve(s, v2, [n], noise=noise, ridge=ridge, kmax=len(lam) - 1)
+    kap, e0, test, train = plain_modes_curve(lam, dim, s.trace, v2, n, noise, ridge)
+    np.testing.assert_allclose(c.kappa[0], kap, rtol=1e-9)
+    np.testing.assert_allclose(c.test_mse[0], test, rtol=1e-9)
+    np.testing.assert_allclose(c.train_mse[0], train, rtol=1e-8, atol=1e-300)
+    assert np.all((c.learnability >= 0) & (c.learnability <= 1)) and c.overfitting[0] >= 1
 
 
 def test_mpmath_reference():
