@@ -161,7 +161,7 @@ def kernel_taylor(kernel, which: str = "ntk", order: int = 256) -> TaylorSeries:
     n = order + 1
     sw, sb, sw0 = (_LD(v) for v in (kernel.weight_var, kernel.bias_var, kernel.first_layer_var))
     beta2 = _LD(getattr(kernel, "trained_bias", 0.0))
-    qs = [_LD(q) for q in kernel.variances]
+    qs = _variances(act, len(kernel.variances) - 1, sw, sb, sw0)
     sigma = np.zeros(n, dtype=_LD)
     sigma[0], sigma[1] = sb, sw0
     a0, b0 = sw0 / qs[0], (sw0 + 2 * sb) / qs[0]  # 1 ∓ ρ(0)
@@ -196,6 +196,22 @@ def kernel_taylor(kernel, which: str = "ntk", order: int = 256) -> TaylorSeries:
     coeffs = np.maximum(theta if which == "ntk" else sigma, 0)  # exact zeros stay zeros
     rel = (16.0 * (depth + 1) * (n + 8) + 8.0 * depth * n) * _U_LD
     return TaylorSeries(coeffs, rel, _tails(kernel, which, coeffs, rel, depth))
+
+
+def _variances(act: str, depth: int, sw, sb, sw0) -> list:
+    """q_0..q_L in extended precision (the float64 ``Kernel.variances`` are off by ~ε, and the
+    n-th coefficient is ~n times as sensitive to them)."""
+    qs = [sw0 + sb]
+    for _ in range(depth):
+        q = qs[-1]
+        if act == "relu":
+            second = q / 2
+        elif act == "identity":
+            second = q
+        else:
+            second = 2 / np.arccos(_LD(-1)) * np.arcsin(2 * q / (1 + 2 * q))
+        qs.append(sw * second + sb)
+    return qs
 
 
 def _tails(kernel, which, coeffs, rel, depth) -> np.ndarray:
@@ -288,7 +304,8 @@ def series_eigenvalues(series: TaylorSeries, d: int, kmax: int) -> tuple[np.ndar
 
     Returns:
       ``(lam, err)`` float64: ``lam_k = Σ_{n<=N} a_n λ_k(tⁿ)`` and
-      ``err_k = lam_k (r_a + (2N + 4) u + ε) + T_N^{(k mod 2)} sup_{n>N, n≡k} λ_k(tⁿ)``.
+      ``err_k = lam_k (r_a + (2N + 4) u + ε) + T_N^{(k mod 2)} sup_{n>N, n≡k} λ_k(tⁿ)``
+      (at least the smallest subnormal).
     """
     a = series.coefficients
     nmax = a.shape[0] - 1
@@ -300,4 +317,6 @@ def series_eigenvalues(series: TaylorSeries, d: int, kmax: int) -> tuple[np.ndar
     lam64 = lam.astype(np.float64)
     rel = series.rel_error + (2 * nmax + 4) * _U_LD + _EPS
     tail = series.tail[np.arange(kmax + 1) % 2] * monomial_sup(kmax, nmax, d)
-    return lam64, lam64 * rel + tail
+    # Never 0: a bound that underflowed is at most the smallest subnormal.
+    tiny = np.finfo(np.float64).smallest_subnormal
+    return lam64, np.maximum(lam64 * rel + tail, tiny)
