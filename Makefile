@@ -49,7 +49,8 @@ bench: $(NT_STAMP)
 # mkdocstrings + mkdocs-jupyter, `mkdocs build --strict`: any warning fails). It installs the
 # `docs` extra into .venv and KaTeX (math, served from the site) from npm into docs/_build/node.
 # Notebooks are rendered from the executed copies that tests/test_notebooks.py saves in
-# docs/_build/executed/; the build executes only those missing or older than their source.
+# docs/_build/executed/notebooks/; the build executes only those missing or older than their
+# source.
 KATEX_VERSION ?= 0.16.47
 DOCS_STAMP := $(VENV)/.ntkspec-docs-installed
 KATEX_STAMP := docs/_build/node/.katex-$(KATEX_VERSION)

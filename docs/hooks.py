@@ -7,9 +7,9 @@ build time, so nothing is copied by hand and nothing goes stale:
   notebook index (``notebooks/README.md``) become pages; their relative links are rewritten to
   point into the site, or turned into plain text naming the repository path;
 - ``notebooks/*.ipynb`` are rendered (by mkdocs-jupyter) from the executed copies that
-  ``tests/test_notebooks.py`` saves in ``docs/_build/executed/``; a copy that is missing, older
-  than its notebook or made from other source bytes is executed here first (a failing cell
-  fails the build);
+  ``tests/test_notebooks.py`` saves in ``docs/_build/executed/notebooks/``; a copy that is
+  missing, older than its notebook or made from other source bytes is executed here first (a
+  failing cell, or an error output in a copy, fails the build);
 - one API page per public module (``ntkspec.*`` without a leading underscore), rendering
   exactly the names in the module's ``__all__`` that it defines; ``api/index.md`` gets a table
   of ``ntkspec.__all__``;
@@ -27,6 +27,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import logging
 import os
 import pkgutil
 import posixpath
@@ -43,10 +44,11 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "docs" / "_build"
-EXECUTED = BUILD / "executed"
+EXECUTED = BUILD / "executed" / "notebooks"  # written by tests/test_notebooks.py
 KATEX = BUILD / "node" / "node_modules" / "katex" / "dist"
 KATEX_FILES = ("katex.min.js", "katex.min.css", "contrib/auto-render.min.js")
 PACKAGE = "ntkspec"
+log = logging.getLogger("mkdocs.hooks.ntkspec")
 
 #: Repository files rendered as pages: repository path -> page path in the site.
 PAGES = {
@@ -184,8 +186,12 @@ def executed_notebooks() -> list[Path]:
     for source in sorted((ROOT / "notebooks").glob("*.ipynb")):
         executed = EXECUTED / source.name
         if not is_fresh(source, executed):
-            print(f"INFO    -  executing {source.name} (no fresh executed copy)", flush=True)
+            log.info("executing %s (no fresh executed copy)", source.name)
             execute_notebook(source, executed)
+        cells = json.loads(executed.read_text())["cells"]
+        errors = [o for c in cells for o in c.get("outputs", ()) if o["output_type"] == "error"]
+        if errors:
+            raise PluginError(f"{executed}: the executed copy holds errors: {errors[0]['ename']}")
         out.append(executed)
     return out
 
@@ -304,7 +310,16 @@ def on_files(files, config):
     for fig in sorted((ROOT / "docs" / "figures").glob("*")):
         files.append(File.generated(config, f"figures/{fig.name}", abs_src_path=str(fig)))
     for nb in executed_notebooks():
-        files.append(File.generated(config, f"notebooks/{nb.name}", abs_src_path=str(nb)))
+        # A real File (src_dir set), not File.generated: mkdocs-jupyter's wrapper recomputes
+        # abs_src_path from src_dir.
+        files.append(
+            File(
+                f"notebooks/{nb.name}",
+                src_dir=str(EXECUTED.parent),
+                dest_dir=config.site_dir,
+                use_directory_urls=config.use_directory_urls,
+            )
+        )
     for module in public_modules():
         files.append(File.generated(config, f"api/{module}.md", content=api_page(module)))
     if not (KATEX / "katex.min.js").exists():

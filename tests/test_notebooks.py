@@ -6,7 +6,7 @@ a notebook passes when every cell runs without an error. The kernel is this inte
 see the same ``ntkspec`` and dependencies as the tests; it runs in a temporary working directory.
 pytest's ``filterwarnings = error`` applies to this process only, not inside the kernel.
 
-A notebook that passes is saved, with its outputs, to ``docs/_build/executed/`` (ignored by git),
+A notebook that passes is saved, with its outputs, to ``docs/_build/executed/notebooks/`` (ignored),
 with the SHA-256 of its source in ``metadata.ntkspec.source_sha256``: ``make docs`` renders the
 site's notebook pages from these copies instead of executing the notebooks a second time (it
 executes only a notebook whose copy is missing, older than its source or from other source
@@ -34,7 +34,7 @@ pytest.importorskip("ipykernel")
 from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
-EXECUTED_DIR = NOTEBOOK_DIR.parent / "docs" / "_build" / "executed"  # reused by `make docs`
+EXECUTED_DIR = NOTEBOOK_DIR.parent / "docs" / "_build" / "executed" / "notebooks"  # `make docs`
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT = 300  # seconds per cell
 KERNEL_NAME = "ntkspec-test-python"
