@@ -13,6 +13,12 @@ the NNGP Cov[f(x), f(x')] and the NTK at initialization converge to ``mlp_kernel
 ``.ntk`` as m → ∞ (Jacot et al. 2018), with fluctuations of order 1/√m. There are L + 1 weight
 matrices; a two-layer network has ``depth = 1``.
 
+``trained_bias`` = β² > 0 adds a trained bias initialized at zero (Basri et al. 2019) to every
+hidden layer h_0..h_{L-1} (not to the readout): their bias term becomes ``√(σ_b² + β²)·b_l``
+with ``b_l ~ N(0, σ_b²/(σ_b² + β²))`` at initialization (all zeros when σ_b² = 0). The output
+at initialization is unchanged in law (the NNGP does not see β²), while the gradient with
+respect to b_l carries σ_b² + β²: the NTK is ``mlp_kernel(..., trained_bias=β²).ntk``.
+
 Parameters are a list of ``depth + 1`` dicts ``{"w": (fan_in, fan_out), "b": (fan_out,)}``; the
 readout has ``fan_out = 1``. Biases are always present (so the pytree does not depend on σ_b²);
 with ``bias_var = 0`` they are multiplied by 0 and neither the output nor the NTK sees them.
@@ -55,6 +61,24 @@ class _Spec:
     bias_var: float
     first_layer_var: float
     centered: bool
+    trained_bias: float = 0.0
+
+    @property
+    def bias_scales(self) -> tuple[float, ...]:
+        """Scale of the bias of each layer 0..L: √(σ_b² + β²) for hidden layers, σ_b readout."""
+        hidden = math.sqrt(self.bias_var + self.trained_bias)
+        return (hidden,) * self.depth + (math.sqrt(self.bias_var),)
+
+    @property
+    def bias_grad_vars(self) -> tuple[float, ...]:
+        """Squared bias scales of layers 0..L (σ_b² + β² hidden, σ_b² readout), exact sums."""
+        return (self.bias_var + self.trained_bias,) * self.depth + (self.bias_var,)
+
+    @property
+    def bias_init_std(self) -> float:
+        """Standard deviation of the hidden-layer bias parameters at initialization."""
+        total = self.bias_var + self.trained_bias
+        return math.sqrt(self.bias_var / total) if total > 0 else 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +120,10 @@ class _Init:
         fans = (d,) + (self.spec.width,) * self.spec.depth + (1,)
         with _compat.random_streams():  # same parameters for a key on every JAX version
             params = _init_layers(key, fans, self.dtype)
+        if self.spec.trained_bias > 0:  # zero-initialized (or shrunk) trained hidden biases
+            std = self.spec.bias_init_std
+            for layer in params[:-1]:
+                layer["b"] = layer["b"] * jnp.asarray(std, self.dtype)
         if self.spec.centered:
             # Two identical copies in distinct buffers (safe under buffer donation).
             return (params, jax.tree.map(jnp.copy, params))
@@ -135,6 +163,7 @@ class MLP(NamedTuple):
       weight_var, bias_var, first_layer_var: σ_w², σ_b², σ_w0² (defaults resolved).
       centered: whether the antisymmetric (zero-output) initialization is used.
       dtype: parameter dtype.
+      trained_bias: β² of the zero-initialized trained hidden-layer biases (module docstring).
     """
 
     init: Callable[[jax.Array, int], Params]
@@ -148,6 +177,7 @@ class MLP(NamedTuple):
     first_layer_var: float
     centered: bool
     dtype: Any
+    trained_bias: float = 0.0
 
     def kernel(self, **kwargs) -> Kernel:
         """The infinite-width :class:`~ntkspec.kernels.Kernel` of this network.
@@ -160,6 +190,7 @@ class MLP(NamedTuple):
             self.weight_var,
             self.bias_var,
             self.first_layer_var,
+            trained_bias=self.trained_bias,
             **kwargs,
         )
 
@@ -172,6 +203,7 @@ def mlp(
     bias_var: float = 0.0,
     first_layer_var: float | None = None,
     *,
+    trained_bias: float = 0.0,
     centered: bool = False,
     dtype=jnp.float32,
 ) -> MLP:
@@ -189,6 +221,8 @@ def mlp(
       weight_var: σ_w² of hidden and readout weights.
       bias_var: σ_b² of every bias.
       first_layer_var: σ_w0² of the first layer (no 1/d).
+      trained_bias: β² >= 0, a trained bias initialized at zero in every hidden layer, with
+        gradient scale β² (as ``mlp_kernel(..., trained_bias=β²)``; module docstring).
       centered: antisymmetric initialization (output exactly 0 at init, same NTK); the params
         are then a pair of identical copies.
       dtype: floating dtype of the parameters (default float32).
@@ -214,6 +248,7 @@ def mlp(
     first_layer_var = check_positive(
         "first_layer_var", 1.0 if first_layer_var is None else first_layer_var
     )
+    trained_bias = check_positive("trained_bias", trained_bias, allow_zero=True)
     if not isinstance(centered, bool):
         raise TypeError(f"Expected centered to be a bool; got {centered!r}.")
     try:
@@ -224,7 +259,7 @@ def mlp(
         raise TypeError(
             f"Expected a floating dtype for the parameters (e.g. jnp.float32); got {dtype!r}."
         )
-    spec = _Spec(depth, width, phi, weight_var, bias_var, first_layer_var, centered)
+    spec = _Spec(depth, width, phi, weight_var, bias_var, first_layer_var, centered, trained_bias)
     return MLP(
         _Init(spec, jnp.dtype(dtype)),
         _Apply(spec),
@@ -237,6 +272,7 @@ def mlp(
         first_layer_var,
         centered,
         jnp.dtype(dtype),
+        trained_bias,
     )
 
 
@@ -278,21 +314,21 @@ def _check_params(spec: _Spec, params) -> list:
     return copies
 
 
-def _scales(spec: _Spec) -> tuple[float, float, float]:
-    """(first-layer weight scale σ_w0, hidden/readout weight scale √(σ_w²/m), bias scale σ_b)."""
+def _scales(spec: _Spec) -> tuple[float, float, tuple[float, ...]]:
+    """(first-layer weight scale σ_w0, hidden/readout weight scale √(σ_w²/m), bias scales)."""
     return (
         math.sqrt(spec.first_layer_var),
         math.sqrt(spec.weight_var / spec.width),
-        math.sqrt(spec.bias_var),
+        spec.bias_scales,
     )
 
 
 def _forward(spec: _Spec, params, X) -> jax.Array:
     """Outputs ``(n,)`` of one (uncentered) copy of the network."""
     s0, s, sb = _scales(spec)
-    h = s0 * (X @ params[0]["w"]) + sb * params[0]["b"]
-    for layer in params[1:]:
-        h = s * (spec.phi(h) @ layer["w"]) + sb * layer["b"]
+    h = s0 * (X @ params[0]["w"]) + sb[0] * params[0]["b"]
+    for layer, c in zip(params[1:], sb[1:], strict=True):
+        h = s * (spec.phi(h) @ layer["w"]) + c * layer["b"]
     return h[:, 0]
 
 
@@ -302,18 +338,18 @@ def _layer_features(spec: _Spec, params, X) -> list[tuple[jax.Array, jax.Array]]
     ``A_l`` (n, fan_in) is the input of weight matrix l times its scale (σ_w0 x, or
     √(σ_w²/m) φ(h_{l-1})); ``G_l`` (n, fan_out) is ∂f/∂(pre-activation output of layer l),
     back-propagated analytically: G_L = 1, G_{l-1} = (G_l W_lᵀ √(σ_w²/m)) ∘ φ'(h_{l-1}).
-    Then ∂f/∂W_l = A_lᵀ G_l and ∂f/∂b_l = σ_b G_l per example, so the NTK is
-    Σ_l (A_l A_l'ᵀ + σ_b²) ∘ (G_l G_l'ᵀ).
+    Then ∂f/∂W_l = A_lᵀ G_l and ∂f/∂b_l = c_l G_l per example (c_l = ``spec.bias_scales[l]``),
+    so the NTK is Σ_l (A_l A_l'ᵀ + c_l²) ∘ (G_l G_l'ᵀ).
     """
     s0, s, sb = _scales(spec)
     inputs = [s0 * X]
     derivs = []
-    h = s0 * (X @ params[0]["w"]) + sb * params[0]["b"]
-    for layer in params[1:]:
+    h = s0 * (X @ params[0]["w"]) + sb[0] * params[0]["b"]
+    for layer, c in zip(params[1:], sb[1:], strict=True):
         a, da = jax.jvp(spec.phi, (h,), (jnp.ones_like(h),))  # φ(h), φ'(h) (elementwise φ)
         inputs.append(s * a)
         derivs.append(da)
-        h = s * (a @ layer["w"]) + sb * layer["b"]
+        h = s * (a @ layer["w"]) + c * layer["b"]
     g = jnp.ones_like(h)  # readout: ∂f/∂f = 1, shape (n, 1)
     signals = [g]
     for layer, da in zip(reversed(params[1:]), reversed(derivs), strict=True):

@@ -6,6 +6,7 @@ import pytest
 from scipy import integrate
 
 from ntkspec import mlp_kernel, sample_sphere
+from ntkspec.activations import Sine
 from ntkspec.kernels import relu_k0, relu_k1
 
 mpmath.mp.dps = 50
@@ -293,3 +294,300 @@ def test_gram_validation():
         mlp_kernel(1).gram(np.eye(3), which="ntkk")
     with pytest.raises(ValueError, match="d = 3"):
         mlp_kernel(1).gram(np.eye(3), np.eye(4))
+
+
+# ----------------------------------------------------------------------------- sine activations
+def _mp_sine(depth, t, abc=(1, 1, 0), sw=1, sb=0, sw0=1, beta2=0):
+    """Reference recursion in mpmath with the sine duals as plain closed forms (docs/theory.md):
+    E[φφ] = (a²/2)(e^{-B(1-ρ)} − cos2c e^{-B(1+ρ)}), E[φ'φ'] = (a²b²/2)(e^{-B(1-ρ)} + cos2c
+    e^{-B(1+ρ)}), E[φ²] = (a²/2)(1 − cos2c e^{-2B}), B = b²q. Returns (nngp, ntk).
+
+    The difference of exponentials cancels down to e^{-q}·|ρ| in deeper layers, so the
+    working precision grows with q (e^{-900} ≈ 1e-391)."""
+    with mpmath.workdps(60 + int(0.5 * sw0 * abc[1] ** 2)):
+        return _mp_sine_body(depth, t, abc, sw, sb, sw0, beta2)
+
+
+def _mp_sine_body(depth, t, abc, sw, sb, sw0, beta2):
+    a, b, c = (mpmath.mpf(x) for x in abc)
+    t = mpmath.mpf(t)
+    q = mpmath.mpf(sw0) + sb
+    s = sw0 * t + sb
+    th = s + beta2
+    c2 = mpmath.cos(2 * c)
+    for l in range(depth):
+        big, rho = b * b * q, s / q
+        ea, eb = mpmath.exp(-big * (1 - rho)), mpmath.exp(-big * (1 + rho))
+        s, sdot = sw * a**2 / 2 * (ea - c2 * eb) + sb, sw * a**2 * b**2 / 2 * (ea + c2 * eb)
+        q = sw * a**2 / 2 * (1 - c2 * mpmath.exp(-2 * big)) + sb
+        th = th * sdot + s + (beta2 if l < depth - 1 else 0)
+    return s, th
+
+
+SINE_T = [-1.0, -0.999, -0.5, -1e-3, 0.0, 1e-3, 0.3, 0.9, 0.99, 0.999, 1 - 1e-9, 1 - 1e-15, 1.0]
+SIREN_Q = [0.1, 1.0, 30.0, 100.0, 900.0]
+
+
+def _sine_rtol(q, t):
+    # exp(-B(1 - ρ)) inherits the rounding of B(1 - ρ): relative error ~ ε·B(1 - |t|) (at most
+    # ~700ε for values that float64 can represent); a few ε otherwise.
+    return 8e-16 * (8.0 + q * (1.0 - abs(t)))
+
+
+@pytest.mark.parametrize("q", SIREN_Q)
+def test_sine_two_layer_closed_forms_at_siren_scale(q):
+    # Two layers, weight_var 1, first-layer variance q: NNGP = e^{-q} sinh(qt) and
+    # NTK = qt e^{-q} cosh(qt) + e^{-q} sinh(qt). The former Gauss–Hermite route was 2% off at
+    # q = 100 and off by orders of magnitude at q = 900 (ω0 = 30, SIREN).
+    k = mlp_kernel(1, "sin", first_layer_var=q)
+    assert k.sine == (1.0, 1.0, 0.0) and k.phi is None and k.quadrature_error == 0.0
+    qm = mpmath.mpf(q)
+    for t in SINE_T:
+        tm = mpmath.mpf(t)
+        nngp = mpmath.exp(-qm) * mpmath.sinh(qm * tm)
+        ntk = qm * tm * mpmath.exp(-qm) * mpmath.cosh(qm * tm) + nngp
+        rtol = _sine_rtol(q, t)
+        assert float(k.nngp(t)) == pytest.approx(float(nngp), rel=rtol, abs=1e-300), (q, t)
+        assert float(k.ntk(t)) == pytest.approx(float(ntk), rel=rtol, abs=1e-300), (q, t)
+
+
+@pytest.mark.parametrize("q", SIREN_Q)
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+@pytest.mark.parametrize(
+    "activation, abc, sw, sb, atol",
+    [
+        ("sin", (1.0, 1.0, 0.0), 1.0, 0.0, 0.0),
+        ("cos", (1.0, 1.0, np.pi / 2), 1.0, 0.1, 0.0),
+        (Sine(1.3, 0.7, 0.4), (1.3, 0.7, 0.4), 2.0, 0.05, 1e-14),
+    ],
+)
+def test_sine_recursion_against_mpmath(q, depth, activation, abc, sw, sb, atol):
+    k = mlp_kernel(depth, activation, weight_var=sw, bias_var=sb, first_layer_var=q)
+    assert k.sine == pytest.approx(abc, rel=0, abs=0)
+    for which, index in (("nngp", 0), ("ntk", 1)):
+        scale = atol * float(_mp_sine(depth, 1.0, abc, sw, mpmath.mpf(sb), q)[index])
+        for t in SINE_T:
+            ref = float(_mp_sine(depth, t, abc, sw, mpmath.mpf(sb), q)[index])
+            # Deeper layers see variances q_l <= a²σ_w² + σ_b², so only the first layer's
+            # B(1 - ρ) rounding grows with q; the rest adds a few ε per layer. sin and cos
+            # layers are sums of same-sign terms (relative precision everywhere); a general
+            # phase c has zeros of E[φφ] in ρ, near which only an absolute error (relative to
+            # κ(1)) is meaningful.
+            rtol = _sine_rtol(q, t) + depth * 4e-15
+            assert float(k(t, which)) == pytest.approx(ref, rel=rtol, abs=scale + 1e-300), t
+
+
+def _gauss_2d(fn, gn, q, rho, nodes=240):
+    """E[fn(u) gn(v)], (u, v) ~ N(0, q[[1, ρ], [ρ, 1]]), by a tensor Gauss–Legendre rule on
+    [-12, 12]² (an independent 2-D quadrature; the integrands are entire, the rule is exact to
+    float64 rounding at this size)."""
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    z, w = 12.0 * x, 12.0 * w * np.exp(-72.0 * x**2) / np.sqrt(2 * np.pi)
+    z1, z2 = z[:, None], z[None, :]
+    u = np.sqrt(q) * z1
+    v = np.sqrt(q) * (rho * z1 + np.sqrt(1 - rho**2) * z2)
+    return float(np.sum(w[:, None] * w[None, :] * fn(u) * gn(v)))
+
+
+@pytest.mark.parametrize("abc", [(1.0, 1.0, 0.0), (1.0, 1.0, np.pi / 2), (1.3, 0.7, 0.4)])
+@pytest.mark.parametrize("q, rho", [(0.5, 0.3), (2.0, -0.8), (4.0, 0.97), (1.0, -1e-3)])
+def test_sine_dual_against_2d_gaussian_integral(abc, q, rho):
+    a, b, c = abc
+    act = Sine(*abc)
+    e, ed, minus, plus = (float(v) for v in act.dual(q, jnp.float64(rho), 1 - rho, 1 + rho))
+
+    def phi(x):
+        return a * np.sin(b * x + c)
+
+    def dphi(x):
+        return a * b * np.cos(b * x + c)
+
+    assert e == pytest.approx(_gauss_2d(phi, phi, q, rho), abs=1e-13)
+    assert ed == pytest.approx(_gauss_2d(dphi, dphi, q, rho), abs=1e-13)
+    second = _gauss_2d(phi, phi, q, 1.0)
+    assert act.second_moment(q) == pytest.approx(second, abs=1e-13)
+    assert minus == pytest.approx(second - e, abs=1e-13)
+    assert plus == pytest.approx(second + e, abs=1e-13)
+    assert minus >= 0 and plus >= 0
+
+
+def test_sine_complements_keep_relative_precision_near_plus_minus_one():
+    # 1 ∓ ρ' are carried as products of nonnegative factors: at ρ = ±(1 - δ) they keep full
+    # relative precision where E[φ²] ∓ E[φφ] formed by subtraction would lose all digits.
+    act = Sine(1.0, 1.0, 0.3)
+    q = 2.0
+    a2, c2 = mpmath.mpf(1), mpmath.cos(mpmath.mpf(0.6))
+    for delta in [1e-6, 1e-10, 1e-14]:
+        for sign in (1.0, -1.0):
+            rho = sign * (1 - delta)
+            om, op = (delta, 2 - delta) if sign > 0 else (2 - delta, delta)
+            _, _, minus, plus = act.dual(q, jnp.float64(rho), om, op)
+            r = mpmath.mpf(rho)
+            ea, eb = mpmath.exp(-q * (1 - r)), mpmath.exp(-q * (1 + r))
+            e = a2 / 2 * (ea - c2 * eb)
+            second = a2 / 2 * (1 - c2 * mpmath.exp(-2 * q))
+            assert float(minus) == pytest.approx(float(second - e), rel=1e-13)
+            assert float(plus) == pytest.approx(float(second + e), rel=1e-13)
+
+
+def test_sine_activation_object_and_names():
+    assert mlp_kernel(2, Sine()).activation == "sin"
+    assert mlp_kernel(2, Sine(c=np.pi / 2)).activation == "cos"
+    k = mlp_kernel(2, Sine(2.0, 3.0, 0.5))
+    assert k.activation == "sine" and k.sine == (2.0, 3.0, 0.5)
+    t = np.linspace(-1, 1, 7)
+    np.testing.assert_array_equal(
+        mlp_kernel(2, "cos").ntk(t), mlp_kernel(2, Sine(c=np.pi / 2)).ntk(t)
+    )
+    x = np.linspace(-3, 3, 11)
+    np.testing.assert_array_equal(Sine(c=np.pi / 2)(x), np.cos(x))
+    np.testing.assert_allclose(Sine(2.0, 3.0, 0.5)(x), 2.0 * np.sin(3.0 * x + 0.5), rtol=1e-15)
+    with pytest.raises(ValueError, match="nonzero a and b"):
+        Sine(a=0.0)
+    with pytest.raises(TypeError, match="c to be a real number"):
+        Sine(c="0")
+    with pytest.raises(ValueError, match="finite b"):
+        Sine(b=float("inf"))
+
+
+@pytest.mark.parametrize("q", [1.0, 30.0, 900.0])
+def test_sine_gram_series_matches_exact(q):
+    X = np.asarray(sample_sphere(jax.random.key(3), 40, 3))
+    k = mlp_kernel(2, "sin", bias_var=0.1, first_layer_var=q)
+    for which in ("ntk", "nngp"):
+        exact = np.asarray(k.gram(X, which=which, method="exact"))
+        series = np.asarray(k.gram(X, which=which, method="series"))
+        np.testing.assert_allclose(series, exact, rtol=0, atol=1e-12 * k.kappa_one(which))
+
+
+# ----------------------------------------------------------------------------- GH error
+def _true_gh_error(quad, exact):
+    """max over a t grid (with points near ±1) of |κ_GH − κ| / κ(1), NNGP and NTK."""
+    near = np.logspace(-8, -1, 8)
+    t = np.concatenate([np.linspace(-1, 1, 161), 1 - near, near - 1])
+    err = 0.0
+    for which in ("nngp", "ntk"):
+        diff = np.abs(np.asarray(quad(t, which)) - np.asarray(exact(t, which)))
+        err = max(err, float(diff.max()) / exact.kappa_one(which))
+    return err
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(depth=1, first_layer_var=1.0, quad_order=8),
+        dict(depth=3, first_layer_var=4.0, quad_order=8, bias_var=0.1),
+        dict(depth=2, first_layer_var=10.0, quad_tol=1e-4),
+        dict(depth=2, first_layer_var=30.0, quad_tol=0.5),
+    ],
+)
+def test_quadrature_error_bounds_true_error_erf_callable(kwargs):
+    # erf as a callable goes through Gauss–Hermite; the closed form is the truth. The order is
+    # raised from the requested one until the estimate meets quad_tol, and the estimate is an
+    # upper bound of the true error (measured ratios true/estimate <= 0.13).
+    quad = mlp_kernel(activation=jax.scipy.special.erf, **kwargs)
+    exact_kw = {k: v for k, v in kwargs.items() if k not in ("quad_order", "quad_tol")}
+    exact = mlp_kernel(activation="erf", **exact_kw)
+    assert quad.activation == "custom" and 0 < quad.quadrature_error <= kwargs.get("quad_tol", 1e-6)
+    assert quad.quad_order >= kwargs.get("quad_order", 128)
+    assert _true_gh_error(quad, exact) <= quad.quadrature_error
+
+
+@pytest.mark.parametrize("q, tol", [(1.0, 1e-6), (30.0, 1e-6), (200.0, 1e-5)])
+def test_quadrature_error_bounds_true_error_sin_callable(q, tol):
+    # sin as a plain callable (Gauss–Hermite) against the exact sine kernel: at q = 200 the
+    # Hermite rule of order 128 is accurate to ~5e-7 but orders 160..256 are far off (the rule
+    # aliases sin(√q z)); the estimate must see both.
+    quad = mlp_kernel(2, jnp.sin, first_layer_var=q, quad_tol=tol)
+    exact = mlp_kernel(2, "sin", first_layer_var=q)
+    assert _true_gh_error(quad, exact) <= quad.quadrature_error <= tol
+    with pytest.raises(ValueError, match=r"q = 200 \(layer 0\).*quad_order = 256"):
+        mlp_kernel(2, jnp.sin, first_layer_var=200.0, quad_order=256)
+
+
+def test_quadrature_refuses_unresolvable_variance():
+    # tanh at a large pre-activation variance: sech² is a spike of width 1/√q that no Hermite
+    # order up to 256 resolves. Never a quiet wrong value: a ValueError naming q and the order.
+    with pytest.raises(
+        ValueError, match=r"tanh activation .* q = 100 \(layer 0\).*quad_order = 256.*quad_tol"
+    ):
+        mlp_kernel(1, "tanh", first_layer_var=100.0)
+    # SIREN scale through a callable: aliasing, every order agrees on a wrong value.
+    with pytest.raises(
+        ValueError, match=r"custom activation .* q = 900 .*ntkspec.activations.Sine"
+    ):
+        mlp_kernel(1, jnp.sin, first_layer_var=900.0)
+    with pytest.raises(ValueError, match="quad_tol < 1"):
+        mlp_kernel(1, "tanh", quad_tol=1.0)
+
+
+def test_quadrature_error_zero_for_closed_forms_and_small_for_smooth_activations():
+    for act in ("relu", "erf", "identity", "sin", "cos"):
+        assert mlp_kernel(2, act).quadrature_error == 0.0
+    for act in ("gelu", "tanh", "softplus", "silu", "sigmoid"):
+        k = mlp_kernel(2, act, bias_var=0.1)
+        assert 0 < k.quadrature_error <= 1e-6 and k.quad_order in (128, 256), act
+
+
+@pytest.mark.parametrize(
+    "kwargs, advice",
+    [
+        (dict(depth=40, weight_var=1e300), r"is inf\. Lower weight_var, first_layer_var or depth"),
+        (dict(depth=3, weight_var=1e-200), r"is 0\. Raise weight_var, bias_var or first_layer_var"),
+        (dict(depth=2, activation="identity", weight_var=1e-300, first_layer_var=1e-100), r"Raise"),
+    ],
+)
+def test_variance_overflow_and_vanishing_advice(kwargs, advice):
+    with pytest.raises(ValueError, match=advice):
+        mlp_kernel(**kwargs)
+
+
+# ----------------------------------------------------------------------------- trained bias
+def test_trained_bias_two_layer_relu_is_basri_kernel():
+    # Basri et al. 2019: a zero-initialized trained bias in the hidden layer enters the NTK,
+    # not the NNGP: NTK(t) = (t + 1) k0(t) + k1(t); with β²: (t + β²) k0(t) + k1(t).
+    t = np.linspace(-1, 1, 101)
+    for beta2 in (1.0, 0.3):
+        k = mlp_kernel(1, trained_bias=beta2)
+        np.testing.assert_allclose(
+            k.ntk(t), (t + beta2) * _np_k0(t) + _np_k1(t), rtol=1e-14, atol=1e-15
+        )
+        np.testing.assert_allclose(k.nngp(t), _np_k1(t), rtol=1e-14, atol=1e-15)
+        assert k.trained_bias == beta2 and k.kappa_one() == pytest.approx(2.0 + beta2, rel=1e-15)
+
+
+def _mp_relu_trained(depth, t, beta2, sb):
+    """mpmath ReLU recursion with Θ_0 = t + σ_b² + β², Θ_l += β² for l < L (docs/theory.md)."""
+    t = mpmath.mpf(t)
+    q, s = 1 + sb, t + sb
+    th = s + beta2
+    for l in range(depth):
+        rho = s / q
+        k0 = 1 - mpmath.acos(rho) / mpmath.pi
+        k1 = (mpmath.sqrt(1 - rho**2) + rho * (mpmath.pi - mpmath.acos(rho))) / mpmath.pi
+        s, sdot, q = q * k1 + sb, k0, q + sb
+        th = th * sdot + s + (beta2 if l < depth - 1 else 0)
+    return s, th
+
+
+@pytest.mark.parametrize("depth", [1, 2, 4])
+def test_trained_bias_deep_against_mpmath(depth):
+    beta2, sb = mpmath.mpf("0.5"), mpmath.mpf("0.1")
+    k = mlp_kernel(depth, bias_var=0.1, trained_bias=0.5)
+    plain = mlp_kernel(depth, bias_var=0.1)
+    for t in T_GRID:
+        nngp, ntk = _mp_relu_trained(depth, t, beta2, sb)
+        assert float(k.ntk(t)) == pytest.approx(float(ntk), rel=4e-15, abs=1e-300)
+        assert float(k.nngp(t)) == float(plain.nngp(t))  # the NNGP does not see β²
+    # sine layers with a trained bias, against the sine mpmath recursion
+    ks = mlp_kernel(depth, "sin", first_layer_var=30.0, trained_bias=0.5)
+    for t in SINE_T:
+        ref = float(_mp_sine(depth, t, sw0=30.0, beta2=mpmath.mpf("0.5"))[1])
+        assert float(ks.ntk(t)) == pytest.approx(ref, rel=_sine_rtol(30.0, t) + depth * 4e-15)
+    X = np.asarray(sample_sphere(jax.random.key(5), 30, 3))
+    exact = np.asarray(k.gram(X, method="exact"))
+    np.testing.assert_allclose(
+        k.gram(X, method="series"), exact, rtol=0, atol=1e-12 * (depth + 1.5)
+    )
+    with pytest.raises(ValueError, match="trained_bias >= 0"):
+        mlp_kernel(1, trained_bias=-0.1)
