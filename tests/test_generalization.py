@@ -278,6 +278,7 @@ def test_krr_fit_matches_solve():
     np.testing.assert_allclose(fitted, K @ alpha, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_krr_isotropic_finite_rank_exact_in_expectation():
     """9 equal modes on S^2, white target: E‖f̂ − f*‖² = 1 − n/9 (ridgeless, n < 9)."""
 
@@ -324,8 +325,8 @@ def test_theory_matches_krr_monte_carlo():
             dim=dim,
             energies=ENERGIES,
             n=ns,
-            trials=24,
-            test_points=400,
+            trials=16,
+            test_points=300,
             noise=0.05,
             ridge=ridge,
         )
