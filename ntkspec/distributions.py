@@ -59,6 +59,8 @@ __all__ = [
 
 #: Largest sample accepted by ``sample``.
 MAX_SAMPLES = 10_000_000
+#: Proposals per round of Wood's rejection sampler.
+_WOOD_CHUNK = 8192
 
 
 class Distribution(abc.ABC):
@@ -287,7 +289,7 @@ def _wood(key, n: int, kappa: float, d: int) -> tuple[np.ndarray, np.ndarray]:
     ws, rest, got = [], [], 0
     while got < n:
         key, kz, ku = jax.random.split(key, 3)
-        size = 1 << max(6, int(2 * (n - got) - 1).bit_length())  # few shapes, few compiles
+        size = _WOOD_CHUNK  # one shape: JAX compiles its Beta sampler once per process
         z = np.asarray(jax.random.beta(kz, m / 2, m / 2, (size,), dtype=jnp.float64))
         u = np.asarray(jax.random.uniform(ku, (size,), dtype=jnp.float64))
         denom = 1.0 - (1.0 - b) * z

@@ -170,12 +170,15 @@ def test_cap_sampler_ks_and_mass():
     assert abs(inside.mean() - mass) < 5 * np.sqrt(mass * (1 - mass) / t.size)
     area = p.area
 
-    def cdf_sigma(s):  # σ(<x, μ> <= s), by quad
-        return integrate.quad(lambda u: _c(d) * (1 - u * u) ** ((d - 3) / 2), -1, s)[0]
+    # σ(<x, μ> <= s) by quad on a fine grid (with h on it), interpolated linearly
+    grid = np.union1d(np.linspace(-1, 1, 801), [h])
+    pieces = [integrate.quad(lambda u: _c(d) * (1 - u * u) ** ((d - 3) / 2), lo, hi)[0]
+              for lo, hi in zip(grid[:-1], grid[1:], strict=True)]
+    table = np.concatenate([[0.0], np.cumsum(pieces)])
 
     def cdf(s):
         s = np.atleast_1d(s)
-        base = np.array([cdf_sigma(v) for v in s])
+        base = np.interp(s, grid, table)
         out = np.where(s < h, (1 - mass) / (1 - area) * base,
                        (1 - mass) + mass / area * (base - (1 - area)))
         return out
