@@ -324,3 +324,15 @@ def test_argument_errors():
         quadrature_weights(X, "lsq", degree=-1)
     with pytest.raises(ValueError, match="shape"):
         exactness_defect(X, np.ones(3), 2)
+
+
+def test_exactness_defect_matches_an_explicit_basis_on_the_circle():
+    # on S^1 the degree-k harmonics are √2 cos kθ, √2 sin kθ: D_k = 2|Σ c_i e^{ikθ_i}|²
+    rng = np.random.default_rng(0)
+    theta = rng.uniform(0, 2 * np.pi, 40)
+    X = np.stack([np.cos(theta), np.sin(theta)], axis=1)
+    c = rng.normal(size=40) / 40  # any sign
+    D = exactness_defect(X, c, 9)
+    ref = 2 * np.abs(np.exp(1j * np.outer(np.arange(10), theta)) @ c) ** 2
+    ref[0] = (c.sum() - 1) ** 2
+    np.testing.assert_allclose(D, ref, rtol=1e-10, atol=1e-16)
