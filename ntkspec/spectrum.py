@@ -530,7 +530,7 @@ def spectrum(
         choice, which starts from ``(kmax + dim)//8 + 6`` and doubles until ``tol`` is met).
       method: ``"auto"`` (default: per degree, the route with the smaller certified error),
         ``"quadrature"`` (the θ rule only) or ``"series"`` (the nonnegative Taylor series
-        only; a Kernel with activation relu, erf or identity).
+        only; a Kernel with activation relu, erf, identity or a sine).
 
     Returns:
       A :class:`Spectrum` (float64, normalized measure, multiplicities N(d, k)); its
@@ -622,9 +622,13 @@ def _series_applies(kernel, dim: int | None) -> bool:
     ReLU kernels have ``a_n ~ n^{-3/2}``, so for d <= 3 the truncated tail never beats the
     θ rule; there ``method="auto"`` uses the (fast) quadrature alone.
     """
-    if not isinstance(kernel, Kernel) or kernel.activation not in taylor.SERIES_ACTIVATIONS:
+    if not isinstance(kernel, Kernel):
         return False
-    if getattr(kernel, "sine", None) is not None:
+    if getattr(kernel, "sine", None) is None and kernel.activation not in (
+        "relu",
+        "erf",
+        "identity",
+    ):
         return False
     return dim is None or dim > 3 or kernel.activation != "relu"
 

@@ -49,8 +49,9 @@ __all__ = [
     "series_eigenvalues",
 ]
 
-#: Activations whose layer maps have closed forms that this module expands.
-SERIES_ACTIVATIONS = ("relu", "erf", "identity")
+#: Activations whose layer maps have closed forms that this module expands (and every sine
+#: activation ``a·sin(b·u + c)``: ``Kernel.sine`` set, e.g. "sin" and "cos").
+SERIES_ACTIVATIONS = ("relu", "erf", "identity", "sin", "cos")
 
 _LD = np.longdouble
 _U_LD = float(np.finfo(np.longdouble).eps)
@@ -154,14 +155,18 @@ def kernel_taylor(kernel, which: str = "ntk", order: int = 256) -> TaylorSeries:
     check_choice("which", which, ("ntk", "nngp"))
     order = check_int("order", order, minimum=1, maximum=20_000)
     act = getattr(kernel, "activation", None)
-    if act not in SERIES_ACTIVATIONS or getattr(kernel, "sine", None) is not None:
+    sine = getattr(kernel, "sine", None)
+    if sine is not None:
+        act = "sine"
+    elif act not in SERIES_ACTIVATIONS:
         raise ValueError(
-            f"Expected a Kernel with an activation in {list(SERIES_ACTIVATIONS)}; got {act!r}."
+            f"Expected a Kernel with an activation in {list(SERIES_ACTIVATIONS)} or a sine; "
+            f"got {act!r}."
         )
     n = order + 1
     sw, sb, sw0 = (_LD(v) for v in (kernel.weight_var, kernel.bias_var, kernel.first_layer_var))
     beta2 = _LD(getattr(kernel, "trained_bias", 0.0))
-    qs = _variances(act, len(kernel.variances) - 1, sw, sb, sw0)
+    qs = _variances(act, len(kernel.variances) - 1, sw, sb, sw0, sine)
     sigma = np.zeros(n, dtype=_LD)
     sigma[0], sigma[1] = sb, sw0
     a0, b0 = sw0 / qs[0], (sw0 + 2 * sb) / qs[0]  # 1 ∓ ρ(0)
@@ -180,6 +185,11 @@ def kernel_taylor(kernel, which: str = "ntk", order: int = 256) -> TaylorSeries:
             sigma[0] += sb
             sigma_dot[0] = sw
             a0 = sw * q * a0 / q_new
+        elif act == "sine":
+            e, ed, minus = _sine_layer(sine, q, rho, a0, b0, n)
+            sigma, sigma_dot = sw * e, sw * ed
+            sigma[0] += sb
+            a0 = sw * minus / q_new
         else:  # erf: Σ = σ_w (2/π) arcsin(g) + σ_b², g = 2qρ/(1 + 2q)
             c = 1 + 2 * q
             g = 2 * q * rho / c
@@ -198,7 +208,41 @@ def kernel_taylor(kernel, which: str = "ntk", order: int = 256) -> TaylorSeries:
     return TaylorSeries(coeffs, rel, _tails(kernel, which, coeffs, rel, depth))
 
 
-def _variances(act: str, depth: int, sw, sb, sw0) -> list:
+def _sine_constants(sine):
+    """(a², b², sin²c, cos²c) in extended precision; c = 0 and π/2 exactly sin and cos."""
+    a, b, c = sine
+    if c == 0.0:
+        s2, c2 = _LD(0), _LD(1)
+    elif c == math.pi / 2:
+        s2, c2 = _LD(1), _LD(0)
+    else:
+        s2, c2 = np.sin(_LD(c)) ** 2, np.cos(_LD(c)) ** 2
+    return _LD(a) ** 2, _LD(b) ** 2, s2, c2
+
+
+def _sine_layer(sine, q, rho, a0, b0, n):
+    """Series of E[φφ], E[φ'φ'] for φ = a sin(b u + c), and E[φ²] − E[φφ] at t = 0.
+
+    With B = b²q, Ĉ = e^{-B} cosh(Bρ), Ŝ = e^{-B} sinh(Bρ): E[φφ] = a²(sin²c Ĉ + cos²c Ŝ),
+    E[φ'φ'] = a²b²(cos²c Ĉ + sin²c Ŝ), and Ĉ' = Bρ'Ŝ, Ŝ' = Bρ'Ĉ (nonnegative recurrences);
+    Ĉ(0) ± Ŝ(0) = e^{-B(1∓ρ(0))}.
+    """
+    a2, b2, s2, c2 = _sine_constants(sine)
+    big = b2 * q
+    ea, eb = np.exp(-big * _LD(a0)), np.exp(-big * _LD(b0))
+    bdr = big * _deriv(rho)
+    ch = np.zeros(n, dtype=_LD)
+    sh = np.zeros(n, dtype=_LD)
+    ch[0], sh[0] = (ea + eb) / 2, -ea * np.expm1(-2 * big * (1 - _LD(a0))) / 2
+    for m in range(n - 1):
+        ch[m + 1] = np.dot(bdr[: m + 1], sh[m::-1]) / (m + 1)
+        sh[m + 1] = np.dot(bdr[: m + 1], ch[m::-1]) / (m + 1)
+    e, ed = a2 * (s2 * ch + c2 * sh), a2 * b2 * (c2 * ch + s2 * sh)
+    minus = a2 / 2 * -np.expm1(-big * _LD(a0)) * (-np.expm1(-big * _LD(b0)) + 2 * c2 * eb)
+    return e, ed, minus
+
+
+def _variances(act: str, depth: int, sw, sb, sw0, sine=None) -> list:
     """q_0..q_L in extended precision (the float64 ``Kernel.variances`` are off by ~ε, and the
     n-th coefficient is ~n times as sensitive to them)."""
     qs = [sw0 + sb]
@@ -208,6 +252,10 @@ def _variances(act: str, depth: int, sw, sb, sw0) -> list:
             second = q / 2
         elif act == "identity":
             second = q
+        elif act == "sine":
+            a2, b2, s2, _ = _sine_constants(sine)
+            big = 2 * b2 * q
+            second = a2 / 2 * (-np.expm1(-big) + 2 * s2 * np.exp(-big))
         else:
             second = 2 / np.arccos(_LD(-1)) * np.arcsin(2 * q / (1 + 2 * q))
         qs.append(sw * second + sb)

@@ -70,8 +70,10 @@ def test_erf_coefficients_closed_form():
         mlp_kernel(3, bias_var=0.1),
         mlp_kernel(3, "erf", bias_var=0.2),
         mlp_kernel(2, "identity", bias_var=0.3),
+        mlp_kernel(2, "sin", bias_var=0.1, first_layer_var=4.0),
+        mlp_kernel(2, "cos"),
     ],
-    ids=["relu-L4", "relu-L3-b", "erf-L3-b", "identity-L2-b"],
+    ids=["relu-L4", "relu-L3-b", "erf-L3-b", "identity-L2-b", "sin-L2-b", "cos-L2"],
 )
 @pytest.mark.parametrize("which", ["ntk", "nngp"])
 def test_series_sums_to_the_kernel(kernel, which):
@@ -91,6 +93,28 @@ def test_series_sums_to_the_kernel(kernel, which):
     with enable_x64():
         km1 = float(kernel(np.float64(-1.0), which))
     assert even <= 0.5 * (k1 + km1) + s.tail[0] and odd <= 0.5 * (k1 - km1) + s.tail[1]
+
+
+@pytest.mark.precision
+@pytest.mark.skipif(
+    np.finfo(np.longdouble).maxexp <= 1024, reason="needs an extended-range np.longdouble"
+)
+@pytest.mark.parametrize("q", [1.0, 100.0, 900.0])
+def test_two_layer_sine_coefficients_closed_form(q):
+    # NNGP = e^{-q} sinh(qt): a_n = e^{-q} qⁿ/n! (odd n); NTK adds qt·e^{-q} cosh(qt).
+    # At SIREN scale (q = 900) e^{-q} underflows float64: the series runs in extended precision.
+    mpmath.mp.dps = 30
+    N = 2048
+    kernel = mlp_kernel(1, "sin", first_layer_var=q)
+    nngp = kernel_taylor(kernel, "nngp", N).coefficients
+    ntk = kernel_taylor(kernel, "ntk", N).coefficients
+    for n in (1, 3, 7, 99, 101, 901, 1501):
+        a_n = mpmath.exp(-q) * mpmath.mpf(q) ** n / mpmath.factorial(n)
+        b_n = mpmath.exp(-q) * q * mpmath.mpf(q) ** (n - 1) / mpmath.factorial(n - 1)
+        for got, want in ((nngp[n], a_n), (ntk[n], a_n + b_n)):
+            want = np.longdouble(mpmath.nstr(want, 25))  # extended range: e^{-900} ≈ 1e-391
+            assert float(abs(got - want) / want) < 1e-13
+    assert np.all(nngp[0::2] == 0)
 
 
 @pytest.mark.precision
@@ -151,9 +175,20 @@ def test_series_route_agrees_with_quadrature_where_both_are_accurate():
 
 
 def test_validation():
-    with pytest.raises(ValueError, match=r"activation in \['relu', 'erf', 'identity'\]"):
+    with pytest.raises(ValueError, match=r"activation in .*'relu'.* or a sine; got 'tanh'"):
         kernel_taylor(mlp_kernel(1, "tanh", quad_order=16), "ntk", 10)
     with pytest.raises(ValueError, match="order"):
         kernel_taylor(mlp_kernel(1), "ntk", 0)
     with pytest.raises(ValueError, match="which"):
         kernel_taylor(mlp_kernel(1), "foo", 10)
+
+
+@pytest.mark.precision
+def test_siren_scale_spectrum_routes_agree():
+    # Two-layer sine kernel at ω0 = 10 (q = 100) on S^2: both routes, within their errors.
+    kernel = mlp_kernel(1, "sin", first_layer_var=100.0)
+    series = spectrum(kernel, 3, 60, method="series")
+    quad = spectrum(kernel, 3, 60, method="quadrature")
+    assert np.all(np.abs(series.eigenvalues - quad.eigenvalues) <= series.error + quad.error)
+    assert np.all(series.error <= 1e-12 * np.abs(series.eigenvalues).max())
+    assert np.all(series.eigenvalues[0::2] == 0)  # odd kernel
