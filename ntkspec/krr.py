@@ -36,6 +36,7 @@ __all__ = [
     "Draw",
     "GDMeasurement",
     "KRRMeasurement",
+    "degree_error",
     "draw",
     "kernel_gd_curve",
     "kernel_regression_curve",
@@ -191,14 +192,33 @@ def _grams(gram, dr: Draw):
     return K, Kt
 
 
-def _per_degree(Xt: np.ndarray, resid: np.ndarray, kmax: int) -> np.ndarray:
-    """Unbiased ‖Π_k r‖² per column of resid ``(m, c)`` → ``(c, kmax + 1)``."""
+def degree_error(X_test: ArrayLike, residuals: ArrayLike, kmax: int) -> np.ndarray:
+    """Unbiased ``‖Π_k r‖²_{L²(σ)}`` from residuals r at m uniform held-out points.
+
+    The zonal projection of :func:`ntkspec.sphere.degree_energy` with ``c_i = 1/m`` minus its
+    i = j terms ``N_k Σ_i r_i²/m²``, times ``m/(m − 1)``: a U-statistic, unbiased for i.i.d.
+    uniform points (it can come out slightly negative).
+
+    Args:
+      X_test: held-out points ``(m, d)`` on the sphere (m >= 2).
+      residuals: ``(m,)`` or ``(m, c)`` (several residuals at once).
+      kmax: highest degree.
+
+    Returns:
+      float64 ``(kmax + 1,)`` or ``(c, kmax + 1)``.
+    """
+    Xt = np.asarray(X_test, dtype=np.float64)
+    R = as_real_array("residuals", residuals)
+    single = R.ndim == 1
+    R = R.reshape(R.shape[0], -1)
     m, d = Xt.shape
-    per_degree = degree_energy(Xt, resid, kmax)
-    # Remove the i = j terms N_k c_i² r_i² P_k(1): the rest is an unbiased U-statistic.
+    if m < 2:
+        raise ValueError(f"Expected at least 2 held-out points; got {m}.")
+    per_degree = degree_energy(Xt, R, kmax)
     N = multiplicity(d, np.arange(kmax + 1))
-    diag = np.sum(resid**2, axis=0) / m**2
-    return (per_degree - diag[:, None] * N[None, :]) * m / (m - 1)
+    diag = np.sum(R**2, axis=0) / m**2
+    out = (per_degree - diag[:, None] * N[None, :]) * m / (m - 1)
+    return out[0] if single else out
 
 
 def _trial(gram, key, d, ns, energies, noise, ridge, test_points, kmax):
@@ -211,7 +231,7 @@ def _trial(gram, key, d, ns, energies, noise, ridge, test_points, kmax):
         alpha, fitted = krr_fit(K[:n, :n], dr.y[:n], ridge)
         resid[:, j] = Kt[:, :n] @ alpha - dr.f_test
         train[j] = np.mean((fitted - dr.y[:n]) ** 2)
-    return np.mean(resid**2, axis=0), _per_degree(dr.X_test, resid, kmax), train
+    return np.mean(resid**2, axis=0), degree_error(dr.X_test, resid, kmax), train
 
 
 def _check_v2(energies) -> np.ndarray:
@@ -352,7 +372,7 @@ def _gd_trial(gram, key, d, ns, steps, lr, method, energies, noise, test_points,
         alpha = V @ (gain * coef).T  # (n, T)
         resid[:, :, j] = Kt[:, :n] @ alpha - dr.f_test[:, None]
     flat = resid.reshape(test_points, -1)
-    per_degree = _per_degree(dr.X_test, flat, kmax).reshape(len(steps), len(ns), kmax + 1)
+    per_degree = degree_error(dr.X_test, flat, kmax).reshape(len(steps), len(ns), kmax + 1)
     return np.mean(resid**2, axis=0), per_degree
 
 

@@ -26,7 +26,13 @@ from ntkspec.generalization import (
     time_from_ridge,
     truncate,
 )
-from ntkspec.krr import draw, kernel_gd_curve, kernel_regression_curve, krr_fit
+from ntkspec.krr import (
+    degree_error,
+    draw,
+    kernel_gd_curve,
+    kernel_regression_curve,
+    krr_fit,
+)
 from ntkspec.spectrum import Spectrum
 from ntkspec.sphere import gegenbauer, multiplicity
 
@@ -389,56 +395,61 @@ def test_kernel_gd_long_time_is_interpolation():
 
 @pytest.mark.slow
 def test_trained_network_follows_kernel_gd_and_the_theory_bounds():
-    """A wide centered ReLU net trained by GD vs the exact linearized prediction on its draw.
+    """Wide centered ReLU nets trained by GD vs the exact linearized prediction on their draw.
 
-    Width 2048, target amplitude 0.1 (lazy regime): the held-out MSE must be within 15 % of
-    kernel GD with the infinite-width Gram on the same points (finite-width kernel error is
-    ~1/sqrt(width) ≈ 2 %, doubled in a squared error, plus float32 training). The theory's
-    two GD predictions bracket it: the exact operator (n → ∞) filter from below, and
-    eigenlearning at the effective ridge δ = n/(ηt) from above within Ali et al.'s factor 1.69
-    (for noiseless targets the ridge filter leaves an algebraic residual where GD's decays
-    exponentially, so the map overestimates GD's error: measured 2.5–12× at t = 10–100 here).
+    S^2, width 2048, target amplitude 0.1 (lazy regime), n = 30 and 90 (nested, one draw),
+    300 held-out points. In total the held-out error must be within 10 % of kernel GD with the
+    infinite-width Gram on the same points (the finite-width kernel error is ~1/sqrt(width) ≈
+    2 %, roughly doubled in a squared error, plus float32 training; measured ≤ 3.3 %), and per
+    degree (target degrees 1, 2, 4) within 15 % plus 2 % of the total (the per-degree
+    estimator from 300 points is noisier; measured: under half of that band). The theory's two
+    GD predictions bracket it: the exact operator (n → ∞) filter from below, and eigenlearning
+    at the effective ridge δ = n/(ηt) from above within Ali et al.'s factor 1.69 (for noiseless
+    targets the ridge filter leaves an algebraic residual where GD's decays exponentially, so
+    the map overestimates GD's error: measured 2.5–12× at t = 10–100 here).
     """
     from ntkspec import _compat
     from ntkspec.optimizers import gd
     from ntkspec.train import fit, record_test_residual
 
     v2 = 0.01 * np.array(ENERGIES)
-    steps, n, lr, trials = np.array([0, 10, 30, 100]), 30, 1.0, 2
+    steps, ns, lr = np.array([0, 10, 30, 100]), [30, 90], 1.0
     key = jax.random.key(11)
     kgd = kernel_gd_curve(
         mlp_kernel(1),
         key,
         dim=3,
         energies=v2,
-        n=[n],
+        n=ns,
         steps=steps,
         lr=lr,
-        trials=trials,
+        trials=1,
         test_points=300,
     )
     with _compat.random_streams():
-        keys = jax.random.split(key, trials)
+        (k,) = jax.random.split(key, 1)
+    dr = draw(k, dim=3, n=ns[-1], test_points=300, energies=v2)
     net = mlp(1, 2048, centered=True)
-    trained = []
-    for i, k in enumerate(keys):
-        dr = draw(k, dim=3, n=n, test_points=300, energies=v2)
-        params = net.init(jax.random.key(100 + i), 3)
+    s = spectrum(mlp_kernel(1), 3, 400)
+    for j, n in enumerate(ns):
         run = fit(
             net.apply,
-            params,
-            dr.X.astype(np.float32),
-            dr.y.astype(np.float32),
+            net.init(jax.random.key(100 + j), 3),
+            dr.X[:n].astype(np.float32),
+            dr.y[:n].astype(np.float32),
             optimizer=gd(lr),
             steps=int(steps[-1]),
             times=steps,
             recorders=[record_test_residual(dr.X_test.astype(np.float32), dr.f_test)],
         )
-        trained.append(np.mean(run.records["test_residual"] ** 2, axis=1))
-    trained = np.mean(trained, axis=0)
-    linear = kgd.mean("excess_mse")[:, 0]
-    np.testing.assert_allclose(trained, linear, rtol=0.15)
-    s = spectrum(mlp_kernel(1), 3, 400)
-    theory = gd_learning_curve(s, v2, [n], steps, lr=lr)
-    assert np.all(theory.population_test_mse[1:] <= 1.1 * linear[1:])
-    assert np.all(linear[1:] <= 1.69 * theory.test_mse[1:, 0])
+        R = run.records["test_residual"]  # (T, m)
+        trained = np.mean(R**2, axis=1)
+        linear = kgd.excess_mse[0, :, j]
+        np.testing.assert_allclose(trained, linear, rtol=0.1)
+        per = degree_error(dr.X_test, R.T, 4)[:, [1, 2, 4]]
+        per_linear = kgd.excess_mse_per_degree[0, :, j][:, [1, 2, 4]]
+        bad = np.abs(per - per_linear) > 0.15 * np.abs(per_linear) + 0.02 * linear[:, None]
+        assert not bad.any(), (n, per, per_linear)
+        theory = gd_learning_curve(s, v2, [n], steps, lr=lr)
+        assert np.all(theory.population_test_mse[1:] <= 1.1 * linear[1:])
+        assert np.all(linear[1:] <= 1.69 * theory.test_mse[1:, 0])
