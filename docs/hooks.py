@@ -241,9 +241,11 @@ def api_page(module: str) -> str:
         for n in getattr(importlib.import_module(module), "__all__", ())
         if n not in members and not n.startswith("__")
     ]
-    if reexports and module != PACKAGE:
-        lines += ["## Re-exported names", ""]
-        lines += [f"- [`{n}`][{canonical_name(module, n)}]" for n in reexports]
+    if reexports:
+        lines += ["## Names documented with the module that defines them", ""]
+        for n in reexports:
+            ident = canonical_name(module, n)
+            lines.append(f"- [`{module}.{n}`][{ident}]: in `{ident.rsplit('.', 1)[0]}`")
     return "\n".join(lines) + "\n"
 
 
