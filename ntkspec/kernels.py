@@ -16,11 +16,16 @@ inputs √d·x equals ours on x.
 
 Numerics. The state carried between layers is the correlation ρ = Σ/q as the *pair*
 ``(1 - ρ, 1 + ρ)``, each computed without cancellation, so the arc-cosine kernels keep full
-relative precision next to t = ±1 even in deep networks and in d = 2. ReLU and erf use closed
-forms (Cho & Saul 2009; Williams 1997); any other activation uses 2-D Gauss–Hermite quadrature
-of the dual activation and of its derivative kernel. The ReLU duals have a custom JVP: the
-derivative of k1 is k0 (finite at ±1); the derivative of k0 is infinite at ρ = ±1 and is
-returned there as a huge finite number (≈ 1/√tiny) so that zero tangents stay zero, never NaN.
+relative precision next to t = ±1 even in deep networks and in d = 2. ReLU, erf and the sine
+family a·sin(b·u + c) use closed forms (Cho & Saul 2009; Williams 1997; ``ntkspec.activations``,
+exact at SIREN scale); any other activation uses 2-D Gauss–Hermite quadrature of the dual
+activation and of its derivative kernel, with an error estimate (``Kernel.quadrature_error``)
+and an order raised until it meets ``quad_tol``, or a ValueError (docs/theory.md, "Sine
+activations, trained zero-initialized biases, and honest Gauss–Hermite kernels"). A trained
+bias initialized at zero (``trained_bias`` = β², Basri et al. 2019) adds β² to Θ_0..Θ_{L-1}.
+The ReLU duals have a custom JVP: the derivative of k1 is k0 (finite at ±1); the derivative
+of k0 is infinite at ρ = ±1 and is returned there as a huge finite number (≈ 1/√tiny) so that
+zero tangents stay zero, never NaN.
 """
 
 from __future__ import annotations
