@@ -26,6 +26,7 @@ from ntkspec.compare import (
 )
 from ntkspec.kernels import mlp_kernel
 from ntkspec.report import decay_figure, running, summary_table, write_report
+from ntkspec.spectrum import spectrum
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = dict(width=256, n=64, steps=60, record_every=10)
@@ -156,6 +157,9 @@ def test_report_degrades_when_fit_or_figure_fails(forced, tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert "not available" in text and "heatmap.png: not available" in text
     assert "heatmap.png" not in paths and (tmp_path / "metrics.json").exists()
+    # The report's fit is Spectrum.decay_fit, the same code as `ntkspec spectrum`'s fit.
+    fit = spectrum(mlp_kernel(1), 3, 64).decay_fit()
+    assert f"λ_k ∝ k^{fit.exponent:.2f}" in text and round(fit.exponent) == -3
     assert json.loads((tmp_path / "run.json").read_text())["status"] == "done"
 
 

@@ -91,7 +91,11 @@ def test_train_checkpoint_refuses_another_run(problem, tmp_path):
     ckpt = tmp_path / "ckpt.npz"
     _train(problem, checkpoint=ckpt)
     apply, params, X, y = problem
-    for kw in ({"lr": 0.4}, {"record_every": 20}, {"loss": "weighted", "weights": np.ones(48)}):
+    for kw in (
+        {"lr": 0.4},
+        {"record_every": 20},
+        {"loss": "weighted", "weights": np.full(48, 1 / 48)},
+    ):
         with pytest.raises(ValueError, match="belongs to a different run"):
             _train(problem, checkpoint=ckpt, **kw)
     with pytest.raises(ValueError, match="different run"):
