@@ -612,6 +612,30 @@ def _check_batch(batch, loss: Loss, n: int) -> None:
         )
 
 
+def _train_core(apply, params, Xj, yj, loss, objective, optimizer, lr, key, tests, args, head):
+    """Shared by :func:`fit` and :func:`train`: optimizer set-up, fingerprint, plan, loop.
+
+    ``args = (steps, record_every, times, callback, checkpoint, checkpoint_every, mesh)`` as
+    validated by :func:`_check_run_args`; ``head`` starts the fingerprinted settings.
+    """
+    steps, record_every, times, callback, checkpoint, checkpoint_every, mesh = args
+    n = yj.shape[0]
+    params = _copy(params)
+    _check_output(apply, params, Xj, n)
+    update, state, batch, opt_settings = _optimizer_setup(optimizer, lr, params, yj.dtype, key)
+    _check_batch(batch, loss, n)
+    ew = None if batch is None else jnp.asarray(objective.example_weights, dtype=yj.dtype)
+    fingerprint = None
+    if checkpoint is not None:
+        schedule = record_every if times is None else times
+        arrays = (Xj, yj, objective.data, *(a for pair in tests for a in pair))
+        fingerprint = _ckpt.fingerprint(params, arrays, (*head, schedule, opt_settings))
+    plan = _Plan(apply, update, objective.fn, batch, Xj, yj, objective.data, ew, tests,
+                 steps, record_every, times, callback, checkpoint, checkpoint_every,
+                 fingerprint)  # fmt: skip
+    return _execute(plan, params, state, mesh, shard_aux=loss.kind != "mse")
+
+
 # ----------------------------------------------------------------------------- public API
 def fit(
     apply: Callable[[Any, jax.Array], jax.Array],
@@ -673,27 +697,16 @@ def fit(
         if not isinstance(rec, Recorder):
             raise TypeError(f"Expected Recorder values (record_*); got {type(rec).__name__}.")
     Xa, ya = _check_pair(X, y, "training")
-    n = Xa.shape[0]
     Xj = jnp.asarray(X)
     dtype = Xj.dtype if jnp.issubdtype(Xj.dtype, jnp.floating) else jnp.asarray(1.0).dtype
     objective = loss.bind(Xa, kmax=kmax, dtype=dtype)
-    params = _copy(params)
-    _check_output(apply, params, Xj, n)
-    update, state, batch, opt_settings = _optimizer_setup(optimizer, None, params, dtype, key)
-    _check_batch(batch, loss, n)
     tests = tuple((jnp.asarray(r.data[0]), jnp.asarray(r.data[1], dtype)) for r in recorders
                   if r.stream == "test")  # fmt: skip
-    yj = jnp.asarray(ya, dtype=dtype)
-    ew = None if batch is None else jnp.asarray(objective.example_weights, dtype=dtype)
-    fingerprint = None
-    if checkpoint is not None:
-        settings = ("fit", loss.to_dict(), record_every if times is None else times, opt_settings)
-        arrays = (Xj, yj, objective.data, *(a for pair in tests for a in pair))
-        fingerprint = _ckpt.fingerprint(params, arrays, settings)
-    plan = _Plan(apply, update, objective.fn, batch, Xj, yj, objective.data, ew, tests,
-                 steps, record_every, times, callback, checkpoint, checkpoint_every,
-                 fingerprint)  # fmt: skip
-    params, history = _execute(plan, params, state, mesh, shard_aux=loss.kind != "mse")
+    args = (steps, record_every, times, callback, checkpoint, checkpoint_every, mesh)
+    params, history = _train_core(
+        apply, params, Xj, jnp.asarray(ya, dtype=dtype), loss, objective, optimizer, None, key,
+        tests, args, ("fit", loss.to_dict()),
+    )  # fmt: skip
     return Run(params, np.asarray(history.times, dtype=np.int64),
                _finish(recorders, history), history.diverged)  # fmt: skip
 
@@ -768,10 +781,7 @@ def train(
       y: targets ``(n,)``.
       lr: GD step η > 0; required without ``optimizer`` and must be ``None`` with one.
       steps: number of steps (>= 0).
-      record_every: record (and call ``callback``) every this many steps (default 1); ``steps``
-        is always recorded. Each chunk of ``record_every`` steps is one ``lax.scan``.
-      times: alternatively, the exact steps to record (strictly increasing integers in
-        [0, steps]; 0 and ``steps`` are always recorded), e.g. dense early and sparse later.
+      record_every, times: when to record, as in :func:`fit` (default: every step).
       kmax: highest degree of the recorded energies (and of a ``sobolev(s)`` loss value).
       loss: a :class:`~ntkspec.losses.Loss`, or ``"mse"`` (``(1/2n) Σ r²``), ``"weighted"``
         (``(1/2) Σ c_i r_i²``, needs ``weights``) or ``"sobolev"`` (``(1/2) rᵀ S r``, needs
@@ -782,16 +792,12 @@ def train(
         ``GradientTransformation`` used instead of plain GD (its learning rate is its own;
         pass ``lr=None``).
       key: PRNG key for ``optimizers.sgd``.
-      callback: ``callback(step, total)`` called on the host after each chunk.
-      mesh: a ``jax.sharding.Mesh``; rows of X, y, weights and S are sharded over its first
-        axis (n must be divisible by that axis' size), params are replicated. Results equal
-        the unsharded run up to float rounding.
+      callback, mesh: as in :func:`fit` (rows of X, y, weights and S are sharded).
       checkpoint: path of a ``.npz`` checkpoint (:mod:`ntkspec.checkpoint`). If it exists and
         matches this run, training continues from it; if it belongs to another run,
-        ``ValueError``. It is rewritten every ``checkpoint_every`` steps, on divergence and at
-        the end (a finished checkpoint makes a repeated call return at once).
-      checkpoint_every: steps between checkpoints, rounded up to a multiple of
-        ``record_every`` (default: about 20 checkpoints per run).
+        ``ValueError``. It is rewritten every ``checkpoint_every`` steps (rounded up to a
+        multiple of ``record_every``; default about 20 per run), on divergence and at the end
+        (a finished checkpoint makes a repeated call return at once).
 
     Returns:
       ``(params, record)``: the trained params (at the last record if the run diverged) and a
@@ -816,22 +822,22 @@ def train(
     if yv.shape != (n,) or not np.isfinite(yv).all():
         raise ValueError(f"Expected finite targets y of shape ({n},); got shape {yv.shape}.")
     yj = jnp.asarray(yv, dtype=dtype)
-    params = _copy(params)
-    _check_output(apply, params, Xj, n)
-    update, state, batch, opt_settings = _optimizer_setup(optimizer, lr, params, dtype, key)
-    _check_batch(batch, value, n)
     objective = value.bind(Xn, kmax=kmax, dtype=dtype)
-    ew = None if batch is None else jnp.asarray(objective.example_weights, dtype=dtype)
-    fingerprint = None
-    if checkpoint is not None:
-        settings = (name, record_every if times is None else times, opt_settings)
-        fingerprint = _ckpt.fingerprint(params, (Xj, yj, objective.data), settings)
-    plan = _Plan(apply, update, objective.fn, batch, Xj, yj, objective.data, ew, (),
-                 steps, record_every, times, callback, checkpoint, checkpoint_every,
-                 fingerprint)  # fmt: skip
-    params, history = _execute(plan, params, state, mesh, shard_aux=value.kind != "mse")
+    args = (steps, record_every, times, callback, checkpoint, checkpoint_every, mesh)
+    params, history = _train_core(
+        apply, params, Xj, yj, value, objective, optimizer, lr, key, (), args, (name,)
+    )
+    return params, _record(history, X, kmax, weights, name, lr, optimizer)
+
+
+def _record(history: _History, X, kmax, weights, name, lr, optimizer) -> TrainRecord:
+    """The :class:`TrainRecord` of a finished history (per-degree energies on the host)."""
     R = np.stack(history.residual)
-    record = TrainRecord(
+    if optimizer is None:
+        lr = float(lr)
+    else:
+        lr = float(optimizer.lr) if isinstance(optimizer, Optimizer) else np.nan
+    return TrainRecord(
         times=np.asarray(history.times, dtype=np.int64),
         loss=np.asarray(history.loss, dtype=np.float64),
         residual=R,
@@ -839,11 +845,6 @@ def train(
         degrees=np.arange(kmax + 1, dtype=np.int64),
         diverged=history.diverged,
         objective=name,
-        lr=float(lr) if optimizer is None else _optimizer_lr(optimizer),
+        lr=lr,
         meta={"optimizer": optimizer.to_dict()} if isinstance(optimizer, Optimizer) else {},
     )
-    return params, record
-
-
-def _optimizer_lr(optimizer) -> float:
-    return float(optimizer.lr) if isinstance(optimizer, Optimizer) else np.nan

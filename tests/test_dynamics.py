@@ -288,7 +288,8 @@ def test_sobolev_matrix_identity():
     # Zonal path (S^2, uniform and quadrature weights): the identity is exact too.
     X = _uniform_points(50, 3, seed=4)
     r = rng.standard_normal(50)
-    c = rng.uniform(0, 2, 50) / 50
+    c = rng.uniform(0, 2, 50)
+    c /= c.sum()
     for weights in (None, c):
         S = sobolev_matrix(X, -0.5, 7, weights=weights)
         E = degree_energy(X, r, 7, weights=weights)
