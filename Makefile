@@ -50,7 +50,8 @@ bench: $(NT_STAMP)
 # `docs` extra into .venv and KaTeX (math, served from the site) from npm into docs/_build/node.
 # Notebooks are rendered from the executed copies that tests/test_notebooks.py saves in
 # docs/_build/executed/notebooks/; the build executes only those missing or older than their
-# source.
+# source. Then the built-site tests of tests/test_docs_site.py run (API inventory complete,
+# notebook figures, nothing loaded from the network, headless Chromium if installed).
 KATEX_VERSION ?= 0.16.47
 DOCS_STAMP := $(VENV)/.ntkspec-docs-installed
 KATEX_STAMP := docs/_build/node/.katex-$(KATEX_VERSION)
@@ -67,6 +68,7 @@ $(KATEX_STAMP):
 docs: export NO_MKDOCS_2_WARNING = 1
 docs: $(DOCS_STAMP) $(KATEX_STAMP)
 	$(PY) -m mkdocs build --strict --config-file mkdocs.yml
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_docs_site.py -k test_site_
 
 lint: $(STAMP)
 	$(PY) -m ruff check ntkspec tests benchmarks

@@ -5,7 +5,8 @@ Three groups of tests:
 - sources (always run): every docstring example of every ntkspec module passes ``doctest``;
   every snippet in ``docs/snippets/`` (the code shown on the site) runs and is shown on a page;
   every public name is documented on a public module's API page;
-- the built site (skipped until ``make docs`` has built ``docs/_build/html``): every public
+- the built site (``test_site_*``, run by ``make docs`` after its build; skipped when
+  ``docs/_build/html`` is missing or older than its sources): every public
   name is in the API inventory ``objects.inv``, every notebook has a page with its figures, and
   no page loads a script, style sheet, font or image from the network;
 - headless Chromium (skipped without ``chromium`` or the built site): the index page and one
@@ -52,10 +53,37 @@ ALL_MODULES = sorted(
 )
 PUBLIC_MODULES = [m for m in ALL_MODULES if not any(p.startswith("_") for p in m.split("."))]
 
-needs_site = pytest.mark.skipif(
-    not (SITE / "index.html").exists(),
-    reason="the site is not built (run `make docs`, which writes docs/_build/html)",
+#: What the site is built from: a site older than any of these is stale.
+SITE_SOURCES = (
+    "ntkspec",
+    "docs/pages",
+    "docs/snippets",
+    "docs/hooks.py",
+    "docs/theory.md",
+    "docs/design.md",
+    "notebooks",
+    "mkdocs.yml",
+    "CHANGELOG.md",
+    "BENCHMARKS.md",
 )
+
+
+def _site_skip_reason() -> str | None:
+    """Why the built-site tests cannot run now (no site, or one older than its sources)."""
+    built = SITE / "objects.inv"
+    if not built.exists():
+        return "the site is not built (`make docs` builds docs/_build/html and runs these tests)"
+    for name in SITE_SOURCES:
+        path = ROOT / name
+        files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+        files = [f for f in files if "__pycache__" not in f.parts and f.suffix != ".pyc"]
+        newer = [f for f in files if f.stat().st_mtime > built.stat().st_mtime]
+        if newer:
+            return f"the built site is older than {newer[0].relative_to(ROOT)} (run `make docs`)"
+    return None
+
+
+needs_site = pytest.mark.skipif(_site_skip_reason() is not None, reason=str(_site_skip_reason()))
 
 
 #: Modules whose docstring examples are known to fail, with the reason (reported upstream).
@@ -191,7 +219,7 @@ def _read_inventory(path: Path) -> set[str]:
 
 
 @needs_site
-def test_inventory_has_every_public_name():
+def test_site_inventory_has_every_public_name():
     inventory = _read_inventory(SITE / "objects.inv")
     missing = sorted(c for c in _public_names().values() if c not in inventory)
     assert not missing, f"public names missing from the built API pages: {missing}"
@@ -201,7 +229,7 @@ def test_inventory_has_every_public_name():
 
 @needs_site
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_page_has_outputs(path):
+def test_site_notebook_page_has_outputs(path):
     page = SITE / "notebooks" / f"{path.stem}.html"
     assert page.is_file(), f"no page for {path.name}"
     html = page.read_text()
@@ -218,7 +246,7 @@ _EXTERNAL = re.compile(
 
 
 @needs_site
-def test_no_page_loads_from_the_network():
+def test_site_loads_nothing_from_the_network():
     offenders = []
     for page in SITE.rglob("*.html"):
         for m in _EXTERNAL.finditer(page.read_text(errors="replace")):
@@ -402,7 +430,7 @@ def _problems(events: list[dict], origin: str) -> list[str]:
 @needs_site
 @needs_browser
 @pytest.mark.parametrize("page", ["index", "notebook"])
-def test_page_renders_in_chromium(page):
+def test_site_page_renders_in_chromium(page):
     """Typeset math (the index has formulas; a notebook only if its markdown has TeX), every
     image loaded, and no console error, failed request or request leaving the site."""
     if page == "index":
