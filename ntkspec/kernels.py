@@ -771,11 +771,12 @@ def _values_and_slopes(phi, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     padded = np.zeros(-(-n // _CHUNK) * _CHUNK)
     padded[:n] = x
     f, df = [], []
-    for chunk in padded.reshape(-1, _CHUNK):
-        c = jnp.asarray(chunk, jnp.float64)
-        y, dy = jax.jvp(phi, (c,), (jnp.ones_like(c),))
-        f.append(np.asarray(y, dtype=np.float64))
-        df.append(np.asarray(dy, dtype=np.float64))
+    with _compat.enable_x64():
+        for chunk in padded.reshape(-1, _CHUNK):
+            c = jnp.asarray(chunk, jnp.float64)
+            y, dy = jax.jvp(phi, (c,), (jnp.ones_like(c),))
+            f.append(np.asarray(y, dtype=np.float64))
+            df.append(np.asarray(dy, dtype=np.float64))
     return np.concatenate(f)[:n], np.concatenate(df)[:n]
 
 
