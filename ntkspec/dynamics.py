@@ -133,6 +133,7 @@ class Prediction(DegreeCurves):
                 loss=str(d["loss"]),
                 s=float(np.float64(d["s"])),
                 source=str(d["source"]),
+                label=str(d.get("label", "")),
                 meta=meta if isinstance(meta, dict) else {},
             )
         except (ValueError, TypeError) as e:
@@ -237,7 +238,7 @@ _LIMIT_FORMULA = {
 def _check_stable(opt: Optimizer, mu_max: float, allow_unstable: bool) -> None:
     if opt.name == "flow" or allow_unstable:
         return
-    limit = opt.stability_limit(mu_max)
+    limit = opt.max_stable_lr(mu_max)
     if not opt.lr < limit:
         raise ValueError(
             f"Expected lr below the {_LIMIT_FORMULA[opt.name]} = {limit:.6g}; got lr = "
@@ -642,10 +643,10 @@ def max_stable_lr(
                 "For a Spectrum pass loss='sobolev' with s=; weights/sobolev matrices apply to "
                 "Gram matrices only."
             )
-        return opt.stability_limit(float(np.max(_spectral_rates(spectrum_or_gram, loss, s)[0])))
+        return opt.max_stable_lr(float(np.max(_spectral_rates(spectrum_or_gram, loss, s)[0])))
     if check_sobolev_exponent(s) != 0.0:
         raise ValueError("For a Gram matrix pass sobolev=sobolev_matrix(X, s, kmax), not s=.")
     A = _check_gram(spectrum_or_gram)
     _, value = _gram_loss(loss, A.shape[0], weights, sobolev)
     mu, _, _ = _operator_eig(A, _factor(value, A.shape[0], X, kmax))
-    return opt.stability_limit(float(mu[-1]))
+    return opt.max_stable_lr(float(mu[-1]))

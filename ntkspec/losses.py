@@ -228,8 +228,12 @@ class Loss:
 
     def metric(self, X: ArrayLike, *, kmax: int | None = None) -> np.ndarray:
         """The metric M ``(n, n)`` float64 at the points (rows of) X."""
-        B = self.factor(X, kmax=kmax)
-        return np.diag(B * B) if B.ndim == 1 else B @ B.T
+        n = _num_rows(X)
+        if self.kind == "mse":
+            return np.eye(n) / n
+        if self.kind == "weighted":
+            return np.diag(self._weights_for(n))
+        return np.array(self._matrix_for(X, kmax))
 
     def factor(self, X: ArrayLike, *, kmax: int | None = None) -> np.ndarray:
         """A factor B with ``M = B Bᵀ``: ``(n,)`` (M diagonal, B = √diag) or ``(n, r)``.

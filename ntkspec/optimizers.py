@@ -203,7 +203,7 @@ class Optimizer:
             return lambda mu, t: nesterov_transfer(eta * _x(mu), beta, t)
         return None
 
-    def stability_limit(self, mu_max: float) -> float:
+    def max_stable_lr(self, mu_max: float) -> float:
         """Largest ημ_max-stable step for this optimizer's β: ``η < limit`` is stable.
 
         ``2/μ`` (gd, sgd in expectation), ``2(1 + β)/μ`` (heavy ball),

@@ -125,7 +125,7 @@ def test_times_and_record_every(spec3):
     assert predict_residual(spec3, np.ones(3), 1.0, 0).norms.shape == (1, 3)
 
 
-def test_stability_limit(spec3):
+def test_max_stable_lr(spec3):
     limit = max_stable_lr(spec3)
     assert limit == pytest.approx(2 / 0.5)
     with pytest.raises(ValueError, match="2/λ_max"):
@@ -385,7 +385,7 @@ def test_spectral_prediction_with_momentum(spec3, nest):
         np.testing.assert_allclose(p.norms[:, k], ref, rtol=1e-12, atol=1e-15)
     assert (p.method, p.lr, p.loss) == (opt.name, 1.2, "mse")
     limit = max_stable_lr(spec3, optimizer=opt)
-    assert limit == pytest.approx(opt.stability_limit(0.5), rel=1e-14)
+    assert limit == pytest.approx(opt.max_stable_lr(0.5), rel=1e-14)
     with pytest.raises(ValueError, match="stability limit 2\\(1 \\+ β\\)"):
         predict_residual(spec3, E, dataclasses.replace(opt, lr=1.01 * limit), 3)
 

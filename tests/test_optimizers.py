@@ -111,17 +111,17 @@ def _spectral_radius(opt, x):
 def test_stability_limit_is_where_the_companion_matrix_leaves_the_unit_disc(make, beta):
     opt = make(1.0, beta)
     mu_max = 2.5
-    limit = opt.stability_limit(mu_max)
+    limit = opt.max_stable_lr(mu_max)
     x = limit * mu_max
     assert _spectral_radius(opt, x * (1 - 1e-6)) < 1 < _spectral_radius(opt, x * (1 + 1e-6))
-    assert gd(1.0).stability_limit(mu_max) == pytest.approx(2 / mu_max)
+    assert gd(1.0).max_stable_lr(mu_max) == pytest.approx(2 / mu_max)
 
 
 def test_flow_and_sgd_transfers():
     t = np.array([0, 3, 10])
     np.testing.assert_allclose(flow(0.5).transfer([2.0], t)[:, 0], np.exp(-1.0 * t), rtol=1e-15)
     np.testing.assert_array_equal(sgd(0.5, 4).transfer([1.0], t), gd(0.5).transfer([1.0], t))
-    assert flow(0.5).transform is None and flow(1.0).stability_limit(10.0) == np.inf
+    assert flow(0.5).transform is None and flow(1.0).max_stable_lr(10.0) == np.inf
 
 
 def test_adam_has_no_linear_transfer():
@@ -129,7 +129,7 @@ def test_adam_has_no_linear_transfer():
     assert opt.transfer is None
     assert opt.to_dict() == {"name": "adam", "lr": 1e-3, "b1": 0.9, "b2": 0.999, "eps": 1e-8}
     with pytest.raises(ValueError, match="no linear transfer"):
-        opt.stability_limit(1.0)
+        opt.max_stable_lr(1.0)
 
 
 @pytest.mark.parametrize(

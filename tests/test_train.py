@@ -285,7 +285,7 @@ def test_linear_model_follows_the_optimizer_transfer(kind, name):
     make = {"gd": optimizers.gd, "momentum": optimizers.momentum, "nesterov": optimizers.nesterov}
     args = () if name == "gd" else (0.9,)
     limit = max_stable_lr(K, loss=loss, X=X, optimizer=make[name](1.0, *args))
-    assert limit == pytest.approx(make[name](1.0, *args).stability_limit(2 / gd_limit), rel=1e-12)
+    assert limit == pytest.approx(make[name](1.0, *args).max_stable_lr(2 / gd_limit), rel=1e-12)
     opt = make[name](0.9 * limit, *args)
     with enable_x64():
         run = fit(linear_apply, jax.tree.map(jnp.asarray, params), X, y, optimizer=opt,
