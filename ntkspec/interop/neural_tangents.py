@@ -243,7 +243,8 @@ def to_stax(
     (depth - 1), Dense(1, √σ_w², √σ_b²))`` in NT's (default) NTK parametrization. The
     arguments and their defaults are those of ``mlp_kernel`` (σ_w² = 2 for relu else 1, σ_b² = 0,
     σ_w0² = 1). Activations: relu → ``stax.Relu()``, erf → ``stax.Erf()``, gelu →
-    ``stax.Gelu(approximate=False)``, identity → ``stax.Identity()``, sin → ``stax.Sin()``; any
+    ``stax.Gelu(approximate=False)``, identity → ``stax.Identity()``, sin, cos and
+    ``ntkspec.activations.Sine(a, b, c)`` → ``stax.Sin(a, b, c)``; any
     other name or a callable → ``stax.ElementwiseNumerical(φ, deg=quad_order)`` (approximate).
 
     NT divides the first layer by the fan-in d, so feed the network ``√d·x`` for unit ``x``:
@@ -281,7 +282,11 @@ def to_stax(
     w0 = math.sqrt(kernel.first_layer_var)
     layers = [stax.Dense(width, W_std=w0, b_std=b)]
     for l in range(kernel.depth):
-        layers.append(_stax_activation(stax, name, phi, quad_order))
+        if kernel.sine is not None:  # sin, cos, ntkspec.activations.Sine(a, b, c)
+            a, b_, c = kernel.sine
+            layers.append(stax.Sin(a=a, b=b_, c=c))
+        else:
+            layers.append(_stax_activation(stax, name, phi, quad_order))
         out = 1 if l == kernel.depth - 1 else width
         layers.append(stax.Dense(out, W_std=w, b_std=b))
     return stax.serial(*layers)
