@@ -184,8 +184,11 @@ def decay_figure(c: Comparison, path: str | os.PathLike | None = None):
     handles += [Line2D([], [], color="0.3", label=name, **st) for name, st in _STYLES.items()]
     ax.axhline(COMPARE_FLOOR, color="0.5", lw=0.8)
     handles.append(Line2D([], [], color="0.5", lw=0.8, label=f"comparison floor {COMPARE_FLOOR:g}"))
+    ax.text(1.0, COMPARE_FLOOR, f"comparison floor {COMPARE_FLOOR:g} ", color="0.4", fontsize=7,
+            ha="right", va="bottom", transform=ax.get_yaxis_transform())  # fmt: skip
     ax.set_yscale("log")
     ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlim(0, max(1, int(c.times[-1])))
     ax.set_ylim(1e-3, 1.5)
     ax.set_xlabel("GD step t")
     ax.set_ylabel("‖Π_k r_t‖ / ‖Π_k r_0‖")
