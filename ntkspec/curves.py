@@ -106,6 +106,16 @@ class DegreeCurves:
     label: str = ""
     meta: dict = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self):
+        T, K = np.shape(self.times), np.shape(self.degrees)
+        if len(T) != 1 or len(K) != 1 or np.shape(self.norms) != (*T, *K):
+            raise ValueError(
+                f"Expected times (T,), degrees (K,) and norms (T, K); got {T}, {K} and "
+                f"{np.shape(self.norms)}."
+            )
+        if np.shape(self.initial) != K:
+            raise ValueError(f"Expected initial of shape {K}; got {np.shape(self.initial)}.")
+
     def normalized(self) -> np.ndarray:
         """``norms / initial`` ``(T, K)``; NaN for degrees whose initial norm is 0."""
         init = np.asarray(self.initial, dtype=np.float64)

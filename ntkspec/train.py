@@ -188,13 +188,15 @@ class Recorder(NamedTuple):
     ``stream`` names what the jitted loop evaluates: ``"loss"`` (training loss, scalar),
     ``"residual"`` (training residual ``(n,)``) or ``"test"`` (the residual on ``data =
     (X_test, y_test)``). ``finish(times, stacked)`` turns the float64 stack ``(T, ...)`` into the
-    recorder's result on the host.
+    recorder's result on the host. ``rows``: the number of training samples the recorder was
+    built for (checked by :func:`fit` before training), or ``None``.
     """
 
     name: str
     stream: str
     data: tuple
     finish: Callable[[np.ndarray, np.ndarray], Any]
+    rows: int | None = None
 
 
 def _keep(times, stacked):
@@ -256,7 +258,8 @@ def record_degrees(
     kmax = check_int("kmax", kmax, minimum=0, maximum=MAX_DEGREE)
     if weights is not None:
         weights = normalized_weights(weights, Xn.shape[0])
-    return Recorder(name, "residual", (), _degree_finish(Xn, kmax, weights, "train"))
+    finish = _degree_finish(Xn, kmax, weights, "train")
+    return Recorder(name, "residual", (), finish, rows=Xn.shape[0])
 
 
 def record_test_degrees(
@@ -697,6 +700,12 @@ def fit(
         if not isinstance(rec, Recorder):
             raise TypeError(f"Expected Recorder values (record_*); got {type(rec).__name__}.")
     Xa, ya = _check_pair(X, y, "training")
+    for rec in recorders:
+        if rec.rows is not None and rec.rows != Xa.shape[0]:
+            raise ValueError(
+                f"Expected the recorder {rec.name!r} to be built for the {Xa.shape[0]} training "
+                f"points; it was built for {rec.rows}."
+            )
     Xj = jnp.asarray(X)
     dtype = Xj.dtype if jnp.issubdtype(Xj.dtype, jnp.floating) else jnp.asarray(1.0).dtype
     objective = loss.bind(Xa, kmax=kmax, dtype=dtype)

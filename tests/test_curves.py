@@ -72,3 +72,10 @@ def test_prediction_and_train_record_are_degree_curves():
     np.testing.assert_array_equal(rec.normalized()[1, :2], [0.5, 1.0])
     plain = rec.to_curves()
     assert type(plain) is DegreeCurves and plain.source == "measured"
+
+
+def test_shapes_are_checked():
+    with pytest.raises(ValueError, match=r"norms \(T, K\)"):
+        DegreeCurves(np.arange(3), np.arange(2), np.ones((2, 2)), np.ones(2))
+    with pytest.raises(ValueError, match="initial of shape"):
+        DegreeCurves(np.arange(2), np.arange(2), np.ones((2, 2)), np.ones(3))

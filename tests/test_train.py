@@ -355,6 +355,14 @@ def test_fit_on_any_inputs_with_held_out_recorders():
     assert set(run.records) == {"loss", "test_residual"} and not run.diverged
     with pytest.raises(ValueError, match="unit norm"):
         record_degrees(Z, 3)
+    X, _, _, _, _ = _problem()
+    with pytest.raises(ValueError, match="built for the 40 training points; it was built for 32"):
+        fit(apply, jnp.zeros(30), Z, y, optimizer=optimizers.gd(0.5), steps=1,
+            recorders=[record_degrees(X, 2)])  # fmt: skip
+    with enable_x64():  # Adam trains (no linear prediction, but a real run)
+        run = fit(apply, jnp.zeros(30), Z, y, optimizer=optimizers.adam(1e-2), steps=40,
+                  record_every=20)  # fmt: skip
+    assert run.records["loss"][-1] < 0.5 * run.records["loss"][0]
 
 
 def test_fit_per_degree_recorders_on_the_sphere():
