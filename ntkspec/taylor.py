@@ -26,7 +26,9 @@ Tail. With ``T_N^± = κ^±(1) - Σ_{n<=N, n ≡ ±} a_n`` (κ^± the even/odd p
 neglected part of λ_k is at most ``T_N · sup_{n>N, n≡k} λ_k(tⁿ)``. The ratio
 ``λ_k(t^{n+2})/λ_k(tⁿ) = (n+2)(n+1)/((n+2-k)(n+k+d))`` exceeds 1 exactly while
 ``n < n* = ((k-2)(k+d) + 2)/(d-1)``, so the sequence is unimodal and the supremum is at the
-first admissible n past max(N, n*).
+first admissible n past max(N, n*). For kernels analytic beyond t = 1 (erf, sine, identity)
+Cauchy's estimate ``a_n <= κ(r)/rⁿ`` (all a_n >= 0) at some r > 1 bounds the tail mass by
+``κ(r) r^{-(N+1)}/(1 - 1/r)`` with no rounding margin.
 """
 
 from __future__ import annotations
@@ -205,7 +207,58 @@ def kernel_taylor(kernel, which: str = "ntk", order: int = 256) -> TaylorSeries:
             theta[0] += beta2
     coeffs = np.maximum(theta if which == "ntk" else sigma, 0)  # exact zeros stay zeros
     rel = (16.0 * (depth + 1) * (n + 8) + 8.0 * depth * n) * _U_LD
-    return TaylorSeries(coeffs, rel, _tails(kernel, which, coeffs, rel, depth))
+    tails = _tails(kernel, which, coeffs, rel, depth)
+    if act != "relu":  # analytic beyond t = 1: Cauchy's estimate, no rounding margin
+        params = (act, sine, qs, sw, sb, sw0, beta2, which == "ntk")
+        tails = np.minimum(tails, _cauchy_tail(params, order))
+    return TaylorSeries(coeffs, rel, tails)
+
+
+def _cauchy_tail(params, order: int) -> float:
+    """``min_r κ(r) r^{-(N+1)}/(1 - 1/r)`` over r ∈ {2, 1.5, 1.25, …} where κ is analytic.
+
+    a_n >= 0 gives ``a_n rⁿ <= Σ_m a_m r^m = κ(r)``. By Pringsheim's theorem the radius of
+    convergence is a singularity on the positive axis, so where the closed-form layer maps are
+    analytic along [0, r], κ(r) is the series' sum. ``inf`` if no r qualifies.
+    """
+    best = np.inf
+    for j in range(6):
+        r = 1 + _LD(2.0) ** -j
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow: r does not qualify
+            value = _kernel_at(params, r)
+        if value is not None and np.isfinite(value):
+            bound = value * (1 + 1e-12) * r ** -(order + 1) / (1 - 1 / r)
+            best = min(best, float(bound))
+    return best
+
+
+def _kernel_at(params, r):
+    """The NNGP or NTK at a real t = r > 1 by the layer maps, or None outside their domain."""
+    act, sine, qs, sw, sb, sw0, beta2, ntk = params
+    sigma = sw0 * r + sb
+    theta = sigma + beta2
+    pi = np.arccos(_LD(-1))
+    for layer, q in enumerate(qs[:-1]):
+        rho = sigma / q
+        if act == "erf":
+            c = 1 + 2 * q
+            if 2 * q * rho >= c:
+                return None
+            e = 2 / pi * np.arcsin(2 * q * rho / c)
+            ed = 4 / pi / np.sqrt(c * c - 4 * q * q * rho * rho)
+        elif act == "identity":
+            e, ed = q * rho, _LD(1)
+        else:
+            a2, b2, s2, c2 = _sine_constants(sine)
+            big = b2 * q
+            ch = (np.exp(big * (rho - 1)) + np.exp(-big * (rho + 1))) / 2
+            sh = (np.exp(big * (rho - 1)) - np.exp(-big * (rho + 1))) / 2
+            e, ed = a2 * (s2 * ch + c2 * sh), a2 * b2 * (c2 * ch + s2 * sh)
+        sigma = sw * e + sb
+        theta = theta * sw * ed + sigma
+        if beta2 and layer < len(qs) - 2:
+            theta = theta + beta2
+    return theta if ntk else sigma
 
 
 def _sine_constants(sine):
@@ -331,12 +384,10 @@ def monomial_sup(kmax: int, nmax: int, d: int) -> np.ndarray:
 
     The sequence in n rises while ``n < n* = ((k-2)(k+d) + 2)/(d-1)`` and falls after
     (module docstring), so the supremum is at the first admissible n past ``max(nmax, n*)``
-    (for d = 2 it is 1, approached as n → ∞).
+    (d = 2 included: there n* = k² − 2).
     """
     k = np.arange(kmax + 1, dtype=np.float64)
     first = np.maximum(k, nmax + 1 + ((nmax + 1 - k) % 2))  # first n > nmax with n ≡ k
-    if d == 2:
-        return np.ones(kmax + 1)
     star = ((k - 2) * (k + d) + 2) / (d - 1)
     cand = [first]
     peak = np.ceil(np.maximum(star, 0.0))
