@@ -90,8 +90,6 @@ needs_site = pytest.mark.skipif(_site_skip_reason() is not None, reason=str(_sit
 KNOWN_DOCTEST_FAILURES = {
     "ntkspec.interop.neural_tangents": "from_stax's example marks `from neural_tangents import "
     "stax` +SKIP but runs the next lines, which use `stax` (NameError); they need +SKIP too",
-    "ntkspec.losses": "weighted's example prints 0.7499999999999999 where it expects 0.75 "
-    "(float rounding); the example should round what it prints",
 }
 
 
