@@ -17,8 +17,8 @@ build time, so nothing is copied by hand and nothing goes stale:
 
 After the build, every public name must appear in the site's ``objects.inv``; a missing one
 fails the build. Sphinx roles in docstrings (``:func:`ntkspec.sphere.gegenbauer```) become
-cross-references; one naming a fully qualified ``ntkspec`` object that does not exist fails
-the build. Run with ``make docs``; see ``docs/design.md`` ("Documentation site").
+cross-references; one naming a fully qualified public ``ntkspec`` object that does not exist
+fails the build. Run with ``make docs``; see ``docs/design.md`` ("Documentation site").
 """
 
 from __future__ import annotations
@@ -346,7 +346,10 @@ def on_page_content(html, page, config, files):
 
     def ref(m: re.Match) -> str:
         ident = m.group(1)
-        optional = "" if ident.startswith(PACKAGE + ".") else " optional"
+        # Must resolve: fully qualified public ntkspec names. Relative names and private
+        # ones (not on the site) link when they can and stay plain code otherwise.
+        public = not any(part.startswith("_") for part in ident.split("."))
+        optional = "" if ident.startswith(PACKAGE + ".") and public else " optional"
         return f'<autoref identifier="{ident}"{optional}><code>{ident}</code></autoref>'
 
     return _ROLE.sub(ref, html)
