@@ -306,6 +306,20 @@ class Kernel:
 
         return _concrete(value)
 
+    def taylor(self, which: str = "ntk", order: int = 256):
+        """Taylor coefficients a_0..a_order of κ at t = 0, all >= 0 (a ``TaylorSeries``).
+
+        See :func:`ntkspec.taylor.kernel_taylor`; closed-form activations only (relu, erf,
+        identity, sines).
+
+        >>> a = mlp_kernel(1).taylor("nngp", 2).coefficients  # k1 = 1/π + t/2 + t²/(2π) + …
+        >>> np.allclose(np.asarray(a, float) * [np.pi, 2, 2 * np.pi], 1)
+        True
+        """
+        from ntkspec.taylor import kernel_taylor  # local: this method is the only link
+
+        return kernel_taylor(self, which, order)
+
 
 def _check_t(t) -> None:
     """Eager check of concrete inner products ``t``: real, finite, in [-1, 1] up to 1e-5.

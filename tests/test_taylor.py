@@ -207,3 +207,10 @@ def test_cauchy_tail_makes_low_dimensional_erf_exact(d):
     # Cauchy's estimate itself: a_n r^n <= κ(r), checked with r = 1.25 on the coefficients.
     a = kernel_taylor(mlp_kernel(2, "erf"), "ntk", 1024)
     assert a.tail[0] < 1e-90 and a.tail[1] < 1e-90
+
+
+def test_kernel_taylor_method_delegates():
+    k = mlp_kernel(2, bias_var=0.1)
+    a, b = k.taylor("nngp", 64), kernel_taylor(k, "nngp", 64)
+    np.testing.assert_array_equal(a.coefficients, b.coefficients)
+    np.testing.assert_array_equal(a.tail, b.tail)
