@@ -591,3 +591,15 @@ def test_trained_bias_deep_against_mpmath(depth):
     )
     with pytest.raises(ValueError, match="trained_bias >= 0"):
         mlp_kernel(1, trained_bias=-0.1)
+
+
+def test_sine_kernel_gradient_matches_closed_form_derivative():
+    # d/dt NNGP of the two-layer sine net, e^{-q} sinh(qt), is q e^{-q} cosh(qt): finite and
+    # right at t = ±1, at t = 0 (where the code switches between its two difference forms), and
+    # at SIREN scale.
+    for q in (1.0, 30.0, 900.0):
+        k = mlp_kernel(1, "sin", first_layer_var=q)
+        grad = jax.grad(lambda t, k=k: k.nngp(t))
+        for t in (-1.0, -0.3, 0.0, 0.5, 0.999, 1.0):
+            ref = q * 0.5 * (np.exp(-q * (1 - t)) + np.exp(-q * (1 + t)))
+            assert float(grad(t)) == pytest.approx(ref, rel=1e-13 * (1 + q), abs=1e-300), (q, t)
