@@ -1,0 +1,106 @@
+"""The nested experiment configuration: sections, presets, TOML, flat 0.1 keys, errors."""
+
+import dataclasses
+
+import pytest
+
+from ntkspec.compare import CompareConfig
+from ntkspec.experiments.config import (
+    FLAT_KEYS,
+    PRESETS,
+    ExperimentConfig,
+    from_flat,
+    load_config,
+)
+
+
+def test_defaults_match_the_old_flat_defaults():
+    # Every flat 0.1 field maps to a section key with the same default value.
+    new, old = load_config(), CompareConfig().validated()
+    for flat, (section, key) in FLAT_KEYS.items():
+        value = getattr(getattr(new, section), key)
+        expected = getattr(old, flat)
+        if flat == "sampling":
+            assert value == expected == "uniform"
+        else:
+            assert value == expected, flat
+
+
+def test_flat_keys_cover_every_old_field():
+    assert set(FLAT_KEYS) == {f.name for f in dataclasses.fields(CompareConfig)}
+
+
+def test_flat_mapping_and_overrides():
+    cfg = load_config({"n": 64, "sampling": "equispaced", "dim": 2, "degrees": [1, 3]})
+    assert (cfg.data.n, cfg.data.distribution, cfg.data.dim) == (64, "equispaced", 2)
+    assert cfg.target.amplitudes == (0.1, 0.1)
+    assert from_flat({"lr": 0.5}) == {"optimizer": {"lr": 0.5}}
+    cfg = load_config(preset="tiny", overrides={"optimizer.kind": "momentum", "run.seed": None})
+    assert cfg.optimizer.kind == "momentum" and cfg.model.width == 1024 and cfg.run.seed == 0
+
+
+def test_toml_sections(tmp_path):
+    path = tmp_path / "exp.toml"
+    path.write_text(
+        "[model]\nfactory = 'mymod:make'\n[data]\nn = 100\ndistribution = 'vmf'\nkappa = 3.0\n"
+        "mean = [0.0, 0.0, 1.0]\n[loss]\nkind = 'weighted'\nweights = 'voronoi'\n"
+        "[optimizer]\nkind = 'nesterov'\nbeta = 0.5\n[run]\nsteps = 10\n"
+    )
+    cfg = load_config(path)
+    assert cfg.model.factory == "mymod:make"
+    assert cfg.data.mean == (0.0, 0.0, 1.0) and cfg.data.params()["kappa"] == 3.0
+    assert (cfg.loss.kind, cfg.loss.weights) == ("weighted", "voronoi")
+    assert (cfg.optimizer.kind, cfg.optimizer.beta, cfg.run.steps) == ("nesterov", 0.5, 10)
+    # Round trip through to_dict.
+    assert load_config(cfg.to_dict()) == cfg
+    assert load_config(cfg) == cfg
+
+
+def test_every_preset_is_valid():
+    for name in PRESETS:
+        assert isinstance(load_config(preset=name), ExperimentConfig)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"data": {"n": 1}}, "data.n"),
+        ({"model": {"depth": 0}}, "model.depth"),
+        ({"model": {"factory": "no_colon"}}, "model.factory"),
+        ({"model": {"activation": "nope"}}, "model.activation"),
+        ({"data": {"distribution": "vmf"}}, "kappa"),
+        ({"data": {"distribution": "warped_circle", "a": 0.5}}, "data.dim = 2"),
+        ({"data": {"colour": 1}}, "data.colour"),
+        ({"target": {"degrees": [1, 1]}}, "target.degrees"),
+        ({"target": {"amplitudes": [0.1, 0.2, 0.3, 0.4]}}, "target.amplitudes"),
+        ({"loss": {"kind": "weighted"}}, "loss.weights"),
+        ({"loss": {"kind": "sobolev"}}, "loss.s"),
+        ({"loss": {"kind": "mse", "s": 1.0}}, "loss.s"),
+        ({"optimizer": {"kind": "adam"}}, "optimizer.lr"),
+        ({"optimizer": {"kind": "sgd"}}, "optimizer.batch_size"),
+        ({"optimizer": {"kind": "gd", "batch_size": 4}}, "optimizer.batch_size"),
+        ({"optimizer": {"beta": 1.0}}, "optimizer.beta"),
+        ({"optimizer": {"lr_fraction": 1.5}}, "optimizer.lr_fraction"),
+        ({"run": {"steps": 0}}, "run.steps"),
+        ({"run": {"projection": "magic"}}, "run.projection"),
+        ({"n": 64, "data": {}}, "n -> [data] n"),
+        ({"bogus": 1}, "bogus"),
+        ({"data": 3}, "[data]"),
+    ],
+)
+def test_one_line_errors_name_the_key(values, message):
+    with pytest.raises((ValueError, TypeError)) as info:
+        load_config(values)
+    text = str(info.value)
+    assert message in text and "\n" not in text
+
+
+def test_bad_toml_and_preset(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[data\nn = 3")
+    with pytest.raises(ValueError, match="Invalid TOML"):
+        load_config(path)
+    with pytest.raises(ValueError, match="preset"):
+        load_config(preset="nope")
+    with pytest.raises(TypeError, match="TOML path"):
+        load_config(3.5)
