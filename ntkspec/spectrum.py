@@ -180,8 +180,10 @@ class Spectrum:
         A degree enters the fit only if ``λ_k > 0`` and λ_k exceeds a hundred times its
         certified error (which includes the rounding floor), so the exact zeros of a parity
         class (odd k >= 3 of a bias-free two-layer ReLU kernel, even k of an odd activation)
-        and unresolved values are left out. ``parity="even"``/``"odd"`` keeps those degrees
-        only.
+        and unresolved values are left out. The fit stops at the first degree that is neither
+        resolvable nor zero within its error: beyond it, selecting the values that happen to
+        clear the threshold would bias the slope towards the noise (flatter). ``parity=
+        "even"``/``"odd"`` keeps those degrees only.
 
         Args:
           kmin: lowest degree (>= 1); default the upper half of ``1..kmax``.
@@ -210,6 +212,11 @@ class Spectrum:
         keep = self.resolvable()[kmin : kmax + 1]
         if parity is not None:
             keep &= (k % 2 == 0) if parity == "even" else (k % 2 == 1)
+        # Truncate at the first unresolved degree of the kept parities (zeros are skipped).
+        wanted = np.ones_like(keep) if parity is None else (k % 2 == (parity == "odd"))
+        unresolved = wanted & ~keep & ~self.zero_within_error()[kmin : kmax + 1]
+        if unresolved.any():
+            keep &= k < k[np.argmax(unresolved)]
         if keep.sum() < 2:
             raise ValueError(
                 f"Expected at least 2 resolvable positive eigenvalues for k in [{kmin}, {kmax}]"

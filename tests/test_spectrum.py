@@ -377,3 +377,21 @@ def test_funk_hecke_constant_in_high_dimension():
             mpmath.sqrt(mpmath.pi) * mpmath.gamma(mpmath.mpf(d - 1) / 2)
         )
         assert spectrum_module.funk_hecke_constant(d) == pytest.approx(float(ref), rel=4e-16)
+
+
+def test_decay_fit_stops_at_the_noise_floor_without_selection_bias():
+    """d = 4, depth-2 ReLU NNGP: λ_k ~ k^-6 reaches the quadrature floor near k ≈ 360.
+
+    Keeping only the degrees that happen to clear 100 × error beyond that point selects
+    upward fluctuations and flattens the slope (−5.92 before the fix); the fit must stop at
+    the first unresolved degree, and every degree it used must be resolvable.
+    """
+    s = spectrum(mlp_kernel(2), 4, 400, which="nngp")
+    fit = s.decay_fit(100, 400)
+    assert abs(fit.exponent + 6.0) < 0.04, fit.exponent
+    used = np.zeros(s.kmax + 1, dtype=bool)
+    used[fit.degrees] = True
+    first_bad = np.flatnonzero(~s.resolvable()[100:] & ~s.zero_within_error()[100:])
+    assert first_bad.size, "the test needs a range that reaches the noise floor"
+    assert fit.degrees.max() < 100 + first_bad[0]
+    assert np.all(s.resolvable()[used])
