@@ -541,7 +541,9 @@ def spectrum(
 
     Returns:
       A :class:`Spectrum` (float64, normalized measure, multiplicities N(d, k)); its
-      ``method`` says which route produced each λ_k and ``error`` bounds each error.
+      ``method`` says which route produced each λ_k and ``error`` bounds each error. For a
+      kernel evaluated by Gauss–Hermite quadrature the error also contains its
+      discretization, ``kernel.quadrature_error · κ(1)``.
 
     Two-layer ReLU NTK on S^2 (docs/theory.md §2): λ_0 = 1/2, λ_1 = 1/3, λ_2 = 5/64, λ_3 = 0:
 
@@ -583,6 +585,9 @@ def spectrum(
             use = err_s < err
             lam, err = np.where(use, lam_s, lam), np.where(use, err_s, err)
             routes = np.where(use, "series", "quadrature")
+    # A Gauss–Hermite kernel is itself approximate: |κ_GH − κ| <= quadrature_error·κ(1) on
+    # [-1, 1], and |P_k| <= 1 under a probability measure, so every λ_k moves by at most that.
+    err = err + getattr(kernel, "quadrature_error", 0.0) * abs(trace)
     degrees = np.arange(kmax + 1, dtype=np.int64)
     return Spectrum(
         dim=dim,

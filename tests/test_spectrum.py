@@ -395,3 +395,15 @@ def test_decay_fit_stops_at_the_noise_floor_without_selection_bias():
     assert first_bad.size, "the test needs a range that reaches the noise floor"
     assert fit.degrees.max() < 100 + first_bad[0]
     assert np.all(s.resolvable()[used])
+
+
+def test_gauss_hermite_discretization_enters_the_error():
+    """A tanh kernel is only as accurate as its Gauss–Hermite layer maps: the spectrum's error
+    includes ``quadrature_error · κ(1)``, and it bounds the distance to a more accurate kernel
+    (a higher quadrature order with a tighter tolerance)."""
+    coarse = mlp_kernel(2, "tanh", first_layer_var=2.0, quad_order=32, quad_tol=1e-4)
+    fine = mlp_kernel(2, "tanh", first_layer_var=2.0, quad_order=256, quad_tol=1e-9)
+    assert coarse.quadrature_error > 0
+    s, ref = spectrum(coarse, 3, 12), spectrum(fine, 3, 12)
+    assert np.all(s.error >= coarse.quadrature_error * s.trace)
+    np.testing.assert_array_less(np.abs(s.eigenvalues - ref.eigenvalues), s.error + ref.error)
