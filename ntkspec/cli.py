@@ -287,8 +287,10 @@ def _float_list(text: str) -> list[float]:
 
 
 def _add_compare(subparsers) -> None:
-    from ntkspec.compare import PRESETS
+    from ntkspec.compare import PRESETS as FLAT_PRESETS
+    from ntkspec.experiments.config import PRESETS
 
+    PRESETS = {**FLAT_PRESETS, **PRESETS}
     p = subparsers.add_parser(
         "compare",
         help="theory vs practice: predicted vs measured per-degree residual decay of real GD",
@@ -370,7 +372,71 @@ def _add_compare(subparsers) -> None:
         ("--seed", int, "random seed"),
     ]:
         p.add_argument(flag, type=typ, default=None, help=hlp)
+    _add_experiment_flags(p)
     p.set_defaults(run=_run_compare)
+
+
+#: Flags of the sectioned configuration (ntkspec.experiments): flag dest -> "section.key".
+#: Any of them (or a TOML file with sections) runs compare through ntkspec.experiments.
+_EXPERIMENT_FLAGS = {
+    "arch": "model.arch",
+    "factory": "model.factory",
+    "distribution": "data.distribution",
+    "kappa": "data.kappa",
+    "mean": "data.mean",
+    "height": "data.height",
+    "mass": "data.mass",
+    "warp": "data.a",
+    "points": "data.path",
+    "loss": "loss.kind",
+    "weights": "loss.weights",
+    "s": "loss.s",
+    "quadrature_degree": "loss.degree",
+    "nonnegative": "loss.nonnegative",
+    "optimizer": "optimizer.kind",
+    "momentum": "optimizer.beta",
+    "batch_size": "optimizer.batch_size",
+    "b1": "optimizer.b1",
+    "b2": "optimizer.b2",
+    "eps": "optimizer.eps",
+    "projection": "run.projection",
+}
+
+
+def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
+    """The [model]/[data]/[loss]/[optimizer]/[run] flags of the sectioned configuration."""
+    g = p.add_argument_group(
+        "sections (ntkspec.experiments; any of these, or a TOML file with [sections], runs "
+        "the sectioned experiment: any model, distribution, loss and optimizer)"
+    )
+    for flag, typ, hlp in [
+        ("--arch", str, "[model] arch: mlp"),
+        ("--factory", str, "[model] factory 'package.module:function', (key, dim) -> "
+         "(apply_fn, params), importable from the working directory"),
+        ("--distribution", str, "[data] uniform, equispaced, vmf, mixture, cap, "
+         "warped_circle or file"),
+        ("--kappa", float, "[data] vMF concentration"),
+        ("--mean", _float_list, "[data] vMF/cap mean direction, e.g. 0,0,1"),
+        ("--height", float, "[data] cap height"),
+        ("--mass", float, "[data] cap mass"),
+        ("--warp", float, "[data] a of the warped circle θ = u + a sin u"),
+        ("--points", str, "[data] path of a .npy/.csv point file (distribution = file)"),
+        ("--loss", str, "[loss] mse, weighted or sobolev"),
+        ("--weights", str, "[loss] lsq, kernel, voronoi, density, spacing or a .npy/.csv file"),
+        ("--s", float, "[loss] Sobolev exponent"),
+        ("--quadrature-degree", int, "[loss] degree L of lsq weights"),
+        ("--optimizer", str, "[optimizer] gd, momentum, nesterov, sgd or adam"),
+        ("--momentum", float, "[optimizer] beta of momentum/nesterov"),
+        ("--batch-size", int, "[optimizer] sgd batch size"),
+        ("--b1", float, "[optimizer] Adam b1"),
+        ("--b2", float, "[optimizer] Adam b2"),
+        ("--eps", float, "[optimizer] Adam eps"),
+        ("--projection", str, "[run] weights of the per-degree projection: auto, mean or a "
+         "quadrature method"),
+    ]:  # fmt: skip
+        g.add_argument(flag, type=typ, default=None, help=hlp)
+    g.add_argument("--nonnegative", action="store_const", const=True, default=None,
+                   help="[loss] nonnegative lsq weights")  # fmt: skip
 
 
 def _duration(seconds: float) -> str:
@@ -536,6 +602,8 @@ def _run_compare(args: argparse.Namespace) -> int:
     from ntkspec.compare import check_learnable, compare
     from ntkspec.report import running, summary_table, write_report
 
+    if _sectioned(args):
+        return _run_experiment(args)
     cfg, out = _resolve_compare(args)
     ckpt = out / _CHECKPOINT
     if args.resume is not None:
@@ -575,6 +643,72 @@ def _run_compare(args: argparse.Namespace) -> int:
             f"training diverged (lr {result.lr:.4g} vs the stability limit 2/lambda_max = "
             f"{result.lr_limit:.4g}); lower --lr"
         )
+        return 1
+    return 0
+
+
+def _sectioned(args: argparse.Namespace) -> bool:
+    """Whether this compare runs through ntkspec.experiments (sections, new flags or preset)."""
+    from ntkspec.compare import PRESETS as FLAT_PRESETS
+    from ntkspec.experiments.config import load_toml
+    from ntkspec.rundir import read_run
+
+    if any(getattr(args, k) is not None for k in _EXPERIMENT_FLAGS):
+        return True
+    if args.preset is not None and args.preset not in FLAT_PRESETS:
+        return True
+    if args.config is not None:
+        return any(isinstance(v, dict) for v in load_toml(args.config).values())
+    if args.resume is not None and Path(args.resume, "run.json").is_file():
+        return isinstance(read_run(args.resume)["config"].get("model"), dict)
+    return False
+
+
+def _experiment_config(args: argparse.Namespace):
+    """``(ExperimentConfig, out directory)`` for a new sectioned run or for ``--resume``."""
+    from ntkspec._validate import check_int
+    from ntkspec.experiments import load_config
+    from ntkspec.experiments.config import FLAT_KEYS
+    from ntkspec.rundir import prepare, resume
+
+    if args.checkpoint_every is not None:
+        check_int("checkpoint_every", args.checkpoint_every, minimum=1)
+    overrides = {"{}.{}".format(*FLAT_KEYS[k]): getattr(args, k) for k in _COMPARE_FIELDS}
+    overrides.update({v: getattr(args, k) for k, v in _EXPERIMENT_FLAGS.items()})
+    if args.resume is None:
+        cfg = load_config(args.config, preset=args.preset, overrides=overrides)
+        out = prepare(args.out or "ntkspec-out", cfg.to_dict(), steps=cfg.run.steps,
+                      force=args.force)  # fmt: skip
+        return cfg, out
+    given = [k for k, v in overrides.items() if v is not None]
+    given += [k for k in ("preset", "config", "out") if getattr(args, k) is not None]
+    if given or args.force:
+        raise ValueError(f"--resume DIR takes the configuration from DIR/run.json; drop {given}.")
+    return load_config(resume(args.resume)), Path(args.resume)
+
+
+def _run_experiment(args: argparse.Namespace) -> int:
+    """compare through ntkspec.experiments: metrics.json, report.md, run.json in --out."""
+    from ntkspec._io import atomic_write_text
+    from ntkspec.experiments import compare, format_experiment
+    from ntkspec.rundir import CHECKPOINT, checkpoint_step, finish, running
+
+    cfg, out = _experiment_config(args)
+    if args.resume is not None:
+        step = checkpoint_step(out)
+        start = "step 0 (no checkpoint)" if step is None else f"step {step}"
+        print(f"resuming {out} from {start} of {cfg.run.steps}", file=sys.stderr)
+    with running(out, cfg.to_dict()):
+        exp = compare(cfg, callback=_progress(args.quiet), checkpoint=out / CHECKPOINT,
+                      checkpoint_every=args.checkpoint_every)  # fmt: skip
+        exp.save(out / "metrics.json")
+        text = format_experiment(exp)
+        atomic_write_text(out / "report.md", f"# ntkspec compare\n\n```\n{text}\n```\n")
+    finish(out, cfg.to_dict(), diverged=exp.diverged)
+    print(text)
+    print(f"report: {out / 'report.md'}")
+    if exp.diverged:
+        _print_error(f"training diverged (lr {exp.setting.lr:.4g}); lower --lr")
         return 1
     return 0
 

@@ -460,7 +460,8 @@ def _merge(base: dict, extra: Mapping) -> dict:
     return base
 
 
-def _read_toml(path) -> dict:
+def load_toml(path) -> dict:
+    """The tables of a TOML file (``ValueError`` naming the file if unreadable or invalid)."""
     path = Path(path)
     try:
         # utf-8-sig: a byte-order mark (as some Windows editors write) is skipped.
@@ -542,7 +543,7 @@ def load_config(
     elif isinstance(source, Mapping):
         _merge(values, source)
     elif isinstance(source, str | os.PathLike):
-        _merge(values, _read_toml(source))
+        _merge(values, load_toml(source))
     elif source is not None:
         raise TypeError(
             "Expected config to be a TOML path, a mapping or an ExperimentConfig; "
