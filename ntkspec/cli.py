@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -511,33 +510,17 @@ _COMPARE_FIELDS = (
 _CHECKPOINT = "checkpoint.npz"
 
 
-def _read_run(out: Path) -> dict:
-    """``out/run.json`` of a previous run, or a ``ValueError`` saying why it cannot be resumed."""
-    path = out / "run.json"
-    try:
-        info = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"Cannot resume {out}: no run.json there (not an ntkspec run).") from None
-    except (OSError, ValueError) as e:
-        raise ValueError(f"Cannot resume {out}: unreadable {path} ({e}).") from None
-    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
-        raise ValueError(f"Cannot resume {out}: {path} has no 'config' object.")
-    return info
-
-
 def _checkpoint_step(path: Path) -> int | None:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return int(z["times"][-1])
-    except (OSError, ValueError, KeyError, IndexError, EOFError):
-        return None
+    from ntkspec.checkpoint import step_of
+
+    return step_of(path)
 
 
 def _resolve_compare(args: argparse.Namespace):
     """``(config, out directory)`` for a new run or for ``--resume``."""
     from ntkspec._validate import check_int
     from ntkspec.compare import load_config
-    from ntkspec.report import check_output_dir
+    from ntkspec.rundir import check_output_dir, resume
 
     if args.checkpoint_every is not None:
         check_int("checkpoint_every", args.checkpoint_every, minimum=1)
@@ -565,19 +548,7 @@ def _resolve_compare(args: argparse.Namespace):
     if given:
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ValueError(f"--resume DIR takes the configuration from DIR/run.json; drop {flags}.")
-    out = Path(args.resume)
-    if not out.is_dir():
-        raise ValueError(f"Cannot resume {out}: not a directory.")
-    info = _read_run(out)
-    cfg = load_config(info["config"])
-    if info.get("status") in ("done", "diverged"):
-        raise ValueError(
-            f"Nothing to resume: {out} holds a finished run (status {info['status']}); see "
-            f"{out / 'report.md'}."
-        )
-    if not os.access(out, os.W_OK):
-        raise OSError(f"Output directory {out} is not writable.")
-    return cfg, out
+    return load_config(resume(args.resume)), Path(args.resume)
 
 
 def _flops(x: float) -> str:
@@ -809,11 +780,8 @@ def _run_ntk(args: argparse.Namespace) -> int:
     from ntkspec._io import atomic_savez
     from ntkspec._validate import check_int
     from ntkspec.compare import MAX_POINTS, MAX_SEED
-    from ntkspec.empirical import empirical_ntk
-    from ntkspec.models import mlp
-    from ntkspec.report import check_output_dir, run_info, running
-    from ntkspec.spectrum import gram_spectrum
-    from ntkspec.sphere import sample_sphere
+    from ntkspec.experiments.width import mlp_for, ntk_sample, sample_points
+    from ntkspec.rundir import check_output_dir, run_info, running
 
     if args.kernel != "ntk":
         raise ValueError("Expected --kernel ntk: `ntkspec ntk` computes the empirical NTK.")
@@ -822,14 +790,6 @@ def _run_ntk(args: argparse.Namespace) -> int:
     kmax = check_int("kmax", args.kmax, minimum=0, maximum=10_000)
     seed = check_int("seed", args.seed, minimum=0, maximum=MAX_SEED)
     width = check_int("width", args.width, minimum=1, maximum=1 << 20)
-    model = mlp(
-        kernel.depth,
-        width,
-        kernel.activation if kernel.phi is None else kernel.phi,
-        kernel.weight_var,
-        kernel.bias_var,
-        kernel.first_layer_var,
-    )
     config = {
         **_kernel_config(kernel),
         "dim": args.dim,
@@ -843,11 +803,10 @@ def _run_ntk(args: argparse.Namespace) -> int:
     with running(out, config):
         with _compat.random_streams():
             k_points, k_init = jax.random.split(jax.random.key(seed))
-        X = np.asarray(sample_sphere(k_points, n, args.dim, dtype=np.float32), dtype=np.float64)
-        X /= np.linalg.norm(X, axis=1, keepdims=True)
-        params = model.init(k_init, args.dim)
+        X = sample_points(k_points, n, args.dim)
         if not args.quiet:
-            n_params = sum(int(np.size(leaf)) for leaf in jax.tree.leaves(params))
+            model = mlp_for(kernel, width)
+            n_params = sum(int(np.size(v)) for v in jax.tree.leaves(model.init(k_init, args.dim)))
             parts = _ntk_flops(n, args.dim, kernel.depth, width, n_params, args.method)
             parts["spectra"] = 2.0 * n * n * (kmax + 2)
             total = sum(parts.values())
@@ -859,17 +818,9 @@ def _run_ntk(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-        with stage:
-            K = np.asarray(
-                empirical_ntk(model.apply, params, X.astype(np.float32), method=args.method),
-                dtype=np.float64,
-            )
-        with stage, _compat.enable_x64():
-            K_inf = np.asarray(kernel.gram(X), dtype=np.float64)
-        with stage:
-            emp = gram_spectrum(K, X, kmax)
-            inf = spectrum(kernel, args.dim, kmax)
-        error = float(np.linalg.norm(K - K_inf) / np.linalg.norm(K_inf))
+        sample = ntk_sample(kernel, width, X, k_init, kmax, method=args.method,
+                            stage=lambda: stage)  # fmt: skip
+        K, emp, inf, error = sample.K, sample.empirical, sample.infinite, sample.relative_error
         atomic_savez(out / "gram.npz", K=K, X=X)
         payload = {
             "config": config,

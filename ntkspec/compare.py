@@ -36,7 +36,7 @@ from ntkspec.dynamics import max_stable_lr, predict_residual, predict_residual_g
 from ntkspec.empirical import empirical_ntk
 from ntkspec.kernels import ACTIVATIONS, mlp_kernel
 from ntkspec.models import mlp
-from ntkspec.spectrum import Spectrum, gram_spectrum, spectrum
+from ntkspec.spectrum import Spectrum, spectrum
 from ntkspec.sphere import _circle, degree_energy, random_harmonic, sample_sphere
 from ntkspec.train import TrainRecord, train
 
@@ -784,30 +784,7 @@ def width_study(
         raise ValueError(f"Expected positive widths; got {widths.tolist()}.")
     seeds = check_int("seeds", seeds, minimum=1)
     kernel = mlp_kernel(depth, activation, weight_var, bias_var, first_layer_var)
-    with _compat.random_streams():
-        k_points, k_init = jax.random.split(key)
-    X = np.asarray(sample_sphere(k_points, n, dim, dtype=np.float32), dtype=np.float64)
-    X /= np.linalg.norm(X, axis=1, keepdims=True)
-    with _compat.enable_x64():
-        K_inf = np.asarray(kernel.gram(X), dtype=np.float64)
-    spec = spectrum(kernel, dim, kmax)
-    Xj = jax.numpy.asarray(X, dtype=jax.numpy.float32)
-    errors, spectra = [], []
-    for w in widths:
-        model = mlp(depth, int(w), activation, weight_var, bias_var, first_layer_var)
-        e, s = [], []
-        with _compat.random_streams():
-            keys = jax.random.split(jax.random.fold_in(k_init, int(w)), seeds)
-        for kk in keys:
-            K = np.asarray(empirical_ntk(model.apply, model.init(kk, dim), Xj), dtype=np.float64)
-            e.append(np.linalg.norm(K - K_inf) / np.linalg.norm(K_inf))
-            s.append(gram_spectrum(K, X, kmax).eigenvalues)
-        errors.append(np.mean(e))
-        spectra.append(np.mean(s, axis=0))
-    return WidthStudy(
-        widths=widths.astype(np.int64),
-        relative_error=np.asarray(errors),
-        gram_spectra=np.asarray(spectra),
-        infinite_gram_spectrum=gram_spectrum(K_inf, X, kmax).eigenvalues,
-        eigenvalues=spec.eigenvalues,
-    )
+    from ntkspec.experiments import width  # the computation's home (experiments layer)
+
+    study = width.width_study(widths, kernel, key=key, dim=dim, n=n, kmax=kmax, seeds=seeds)
+    return WidthStudy(*study)

@@ -15,19 +15,16 @@ under ``"error"``; resumable when a checkpoint exists).
 
 from __future__ import annotations
 
-import contextlib
 import io
-import json
 import os
-import platform
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from ntkspec._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ntkspec.compare import COMPARE_FLOOR, MIN_COMPARED_RECORDS, Comparison
 from ntkspec.kernels import mlp_kernel
+from ntkspec.rundir import check_output_dir, run_info, running
 from ntkspec.spectrum import DecayFit, spectrum
 
 __all__ = [
@@ -38,80 +35,6 @@ __all__ = [
     "running",
     "check_output_dir",
 ]
-
-
-def run_info(config: dict, status: str, *, error: str | None = None) -> dict:
-    """Self-description of a run: config, versions, devices, status (and the error if failed)."""
-    import ntkspec
-
-    extra = {} if error is None else {"error": " ".join(str(error).split())}
-    return {
-        "status": status,
-        **extra,
-        "config": config,
-        "ntkspec_version": ntkspec.__version__,
-        "jax_version": jax.__version__,
-        "numpy_version": np.__version__,
-        "python_version": platform.python_version(),
-        "devices": [str(d) for d in jax.devices()],
-    }
-
-
-@contextlib.contextmanager
-def running(out: Path, config: dict):
-    """Mark ``out/run.json`` ``running`` for the block; ``interrupted`` or ``failed`` if it raises.
-
-    ``KeyboardInterrupt`` (Ctrl-C; the CLI turns SIGTERM into one) gives ``interrupted``, any
-    other exception ``failed`` with its message. The caller writes the final status
-    (``done``/``diverged``) once its results are written.
-    """
-    atomic_write_json(out / "run.json", run_info(config, "running"))
-    try:
-        yield
-    except KeyboardInterrupt:
-        atomic_write_json(out / "run.json", run_info(config, "interrupted"))
-        raise
-    except BaseException as e:
-        message = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-        atomic_write_json(out / "run.json", run_info(config, "failed", error=message))
-        raise
-
-
-def check_output_dir(out: str | os.PathLike, config: dict, *, force: bool = False) -> Path:
-    """Create ``out`` (or accept it) unless it already holds a *different* run.
-
-    Raises ``ValueError`` when ``out/run.json`` describes another configuration (pass
-    ``force=True`` to overwrite), unless that run failed before writing any result, and
-    ``OSError`` when the directory cannot be written.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"Expected --out to be a directory; {out} is a file.")
-    previous = out / "run.json"
-    if previous.exists() and not force:
-        try:
-            info = json.loads(previous.read_text())
-            old, status = info.get("config"), info.get("status")
-        except (OSError, ValueError, AttributeError):
-            old, status = None, None
-        # A run stopped before producing anything (e.g. refused input) holds no results.
-        empty = status in ("failed", "interrupted") and not any(
-            (out / name).exists() for name in ("metrics.json", "checkpoint.npz")
-        )
-        if old != config and not empty:
-            raise ValueError(
-                f"{out} already holds a different run (see {previous}); choose another --out "
-                "or pass --force to overwrite it."
-            )
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OSError(
-            f"Cannot create output directory {out} ({e.strerror or e}); choose a writable path."
-        ) from None
-    if not os.access(out, os.W_OK):
-        raise OSError(f"Output directory {out} is not writable.")
-    return out
 
 
 def summary_table(c: Comparison) -> str:
