@@ -662,6 +662,7 @@ def _run_experiment(args: argparse.Namespace) -> int:
     """compare through ntkspec.experiments: metrics.json, report.md, run.json in --out."""
     from ntkspec._io import atomic_write_text
     from ntkspec.experiments import compare, format_experiment
+    from ntkspec.experiments.summary import decay_figure
     from ntkspec.rundir import CHECKPOINT, checkpoint_step, finish, running
 
     cfg, out = _experiment_config(args)
@@ -674,7 +675,14 @@ def _run_experiment(args: argparse.Namespace) -> int:
                       checkpoint_every=args.checkpoint_every)  # fmt: skip
         exp.save(out / "metrics.json")
         text = format_experiment(exp)
-        atomic_write_text(out / "report.md", f"# ntkspec compare\n\n```\n{text}\n```\n")
+        try:  # an optional output never fails a finished run
+            decay_figure(exp, out / "decay.png")
+            figure = "\n![per-degree decay](decay.png)\n"
+        except OSError:
+            raise
+        except Exception as e:
+            figure = f"\ndecay.png: not available ({_one_line(str(e)) or type(e).__name__}).\n"
+        atomic_write_text(out / "report.md", f"# ntkspec compare\n\n```\n{text}\n```\n{figure}")
     finish(out, cfg.to_dict(), diverged=exp.diverged)
     print(text)
     print(f"report: {out / 'report.md'}")

@@ -23,9 +23,7 @@ import numpy as np
 
 from ntkspec._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ntkspec.compare import COMPARE_FLOOR, MIN_COMPARED_RECORDS, Comparison
-from ntkspec.kernels import mlp_kernel
 from ntkspec.rundir import check_output_dir, run_info, running
-from ntkspec.spectrum import DecayFit, spectrum
 
 __all__ = [
     "write_report",
@@ -143,12 +141,9 @@ def _spectrum_figure(c: Comparison, path: Path) -> str:
     from ntkspec.plot import plot_spectrum
 
     cfg = c.config
-    kernel = mlp_kernel(
-        cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
-    )
-    wide = spectrum(kernel, cfg.dim, max(64, int(c.degrees.max())))
+    wide = c.spectrum  # compare's, to k >= 64: nothing is recomputed here
     try:
-        fit: DecayFit | None = wide.decay_fit()  # the same fit as `ntkspec spectrum`
+        fit = wide.decay_fit()  # the same fit as `ntkspec spectrum`
         line = (
             f"Spectrum decay fit: λ_k ∝ k^{fit.exponent:.2f} (least squares over the "
             f"{len(fit.degrees)} resolvable degrees in [{fit.kmin}, {fit.kmax}])."

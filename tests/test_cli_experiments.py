@@ -42,6 +42,8 @@ def test_equinox_factory_through_compare_config(tmp_path, monkeypatch, capsys):
     assert main(["compare", "--config", "exp.toml", "--out", "run", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "empirical-NTK prediction carries the comparison" in out
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "![per-degree decay](decay.png)" in report and (tmp_path / "run" / "decay.png").exists()
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     err = np.asarray(metrics["max_abs_error"]["empirical"], dtype=float)
     assert np.all(err < 0.02), err

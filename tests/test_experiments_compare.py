@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from ntkspec.experiments import compare, format_experiment, load_config
+from ntkspec.experiments.summary import decay_figure
 from ntkspec.models import mlp
 
 WIDE = {"model": {"width": 4096}, "data": {"n": 128}, "target": {"degrees": [1, 2]}}
@@ -28,6 +29,7 @@ def test_momentum_follows_the_empirical_ntk_prediction():
     err = exp.agreement.max_abs_error["empirical"]
     assert np.all(np.isfinite(err)) and np.all(err < 0.02), err
     assert np.all(exp.agreement.compared_records["empirical"] >= 2)
+    assert len(decay_figure(exp).axes[0].lines) == 2 * 4  # measured + operator, gram, empirical
     # Independent check of the transfer: the operator curve is the companion-matrix power.
     lam = exp.spectrum.eigenvalues[exp.degrees]
     x = exp.setting.lr * lam
@@ -50,6 +52,7 @@ def test_adam_reports_measured_curves_and_no_linear_prediction():
     assert m.shape == (len(exp.measured.times), 2) and np.all(m[-1] < 0.9)
     text = format_experiment(exp)
     assert "no linear prediction" in text and "t1/2 meas" in text
+    assert len(decay_figure(exp).axes[0].lines) == 2  # measured only, one per degree
     assert json.loads(json.dumps(exp.to_dict()))["absent"]["operator"].startswith("optimizer")
 
 
