@@ -133,3 +133,53 @@ def test_explicit_unstable_step_is_refused():
     cfg = load_config({**WIDE, "model": {"width": 64}, "optimizer": {"lr": 1e6}})
     with pytest.raises(ValueError, match="run.allow_unstable"):
         compare(cfg)
+
+
+SMALL = {"model": {"width": 256}, "data": {"n": 48}, "target": {"degrees": [1, 2]}}
+
+
+def test_resumed_run_equals_the_uninterrupted_one(tmp_path):
+    cfg = {**SMALL, "optimizer": {"kind": "nesterov", "beta": 0.5}, "run": {"steps": 40}}
+    full = compare(cfg)
+
+    def stop(step, total):
+        if step >= 20:
+            raise KeyboardInterrupt
+
+    ckpt = tmp_path / "ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        compare(cfg, callback=stop, checkpoint=ckpt, checkpoint_every=10)
+    again = compare(cfg, checkpoint=ckpt, checkpoint_every=10)
+    np.testing.assert_array_equal(again.measured.norms, full.measured.norms)
+    assert again.setting.optimizer.name == "nesterov"
+
+
+def test_sgd_and_weights_from_a_file(tmp_path):
+    exp = compare({**SMALL, "optimizer": {"kind": "sgd", "batch_size": 16}, "run": {"steps": 30}})
+    assert "expected residual" in " ".join(exp.notes)
+    assert np.all(np.isfinite(exp.measured.norms)) and not exp.diverged
+    # Uniform weights from a file: the same run as the plain MSE (M = I/n either way).
+    np.save(tmp_path / "w.npy", np.full(48, 2.0))
+    base = {**SMALL, "run": {"steps": 10}}
+    plain = compare(base)
+    filed = compare({**base, "loss": {"kind": "weighted", "weights": str(tmp_path / "w.npy")}})
+    np.testing.assert_allclose(filed.measured.norms, plain.measured.norms, rtol=1e-5)
+    np.testing.assert_allclose(filed.setting.lr, plain.setting.lr, rtol=1e-12)
+    np.save(tmp_path / "short.npy", np.ones(3))
+    with pytest.raises(ValueError, match="Expected 48 weights"):
+        compare({**base, "loss": {"kind": "weighted", "weights": str(tmp_path / "short.npy")}})
+
+
+def test_mixture_data_from_toml_tables(tmp_path):
+    path = tmp_path / "mix.toml"
+    path.write_text(
+        "[data]\nn = 48\ndistribution = 'mixture'\nweights = [0.5, 0.5]\n"
+        "[[data.components]]\nname = 'vmf'\nkappa = 4.0\nmean = [0.0, 0.0, 1.0]\n"
+        "[[data.components]]\nname = 'vmf'\nkappa = 4.0\nmean = [0.0, 0.0, -1.0]\n"
+        "[model]\nwidth = 256\n[target]\ndegrees = [1, 2]\n[run]\nsteps = 10\n"
+    )
+    exp = compare(path)
+    assert exp.config.data.distribution == "mixture"
+    assert "voronoi quadrature weights" in " ".join(exp.notes)
+    assert np.all(exp.agreement.max_abs_error["empirical"][np.isfinite(
+        exp.agreement.max_abs_error["empirical"])] < 0.02)  # fmt: skip
