@@ -108,3 +108,24 @@ def test_rundir_life_cycle(tmp_path):
     with pytest.raises(ValueError, match="Nothing to resume"):
         rundir.resume(out)
     assert rundir.prepare(out, {"a": 2}, steps=10, force=True) == out
+
+
+def test_interrupted_sectioned_run_resumes_through_the_cli(tmp_path, capsys):
+    from ntkspec.experiments import compare
+
+    cfg = load_config({"model": {"width": 256}, "data": {"n": 48},
+                       "target": {"degrees": [1, 2]}, "run": {"steps": 40}})  # fmt: skip
+    out = rundir.prepare(tmp_path / "run", cfg.to_dict(), steps=40)
+
+    def stop(step, total):
+        if step >= 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), rundir.running(out, cfg.to_dict()):
+        compare(cfg, callback=stop, checkpoint=out / rundir.CHECKPOINT, checkpoint_every=10)
+    assert rundir.read_run(out)["status"] == "interrupted" and rundir.checkpoint_step(out) >= 20
+    assert main(["compare", "--resume", str(out), "--quiet"]) == 0
+    assert "resuming" in capsys.readouterr().err
+    assert rundir.read_run(out)["status"] == "done" and rundir.checkpoint_step(out) is None
+    resumed = json.loads((out / "metrics.json").read_text())["measured"]["norms"]
+    np.testing.assert_array_equal(np.asarray(resumed, float), compare(cfg).measured.norms)
