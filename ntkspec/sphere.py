@@ -12,6 +12,7 @@ Everything spectral here is float64 NumPy, whatever the global JAX x64 flag is.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import jax
@@ -54,7 +55,8 @@ def sample_sphere(key: jax.Array, n: int, d: int, *, dtype=None) -> jax.Array:
       key: a JAX PRNG key. Same key, same points.
       n: number of points (>= 1).
       d: ambient dimension (>= 2); the points lie on S^{d-1} ⊂ R^d.
-      dtype: floating dtype of the result (default: JAX's default float). For dtypes below
+      dtype: floating dtype of the result (default: JAX's default float; float64 is honoured
+        even with JAX's x64 flag off, by enabling x64 for the draw). For dtypes below
         float32 (float16, bfloat16) the points are drawn and normalized in float32, then
         rounded: their norms are 1 within the dtype's roundoff, which every ntkspec function
         accepts for that dtype (:func:`ntkspec._validate.norm_tolerance`).
@@ -71,9 +73,12 @@ def sample_sphere(key: jax.Array, n: int, d: int, *, dtype=None) -> jax.Array:
     d = check_int("d", d, minimum=2)
     dtype = _float_dtype(dtype)
     low = jnp.finfo(dtype).bits < 32  # float16/bfloat16: normalize in float32, then round
-    with _compat.random_streams():  # the newest JAX's numbers on jax 0.4.38 too
+    # A 64-bit dtype is honoured whatever the global x64 flag (JAX would otherwise warn and
+    # truncate to float32): x64 is enabled for this draw only.
+    wide = jnp.finfo(dtype).bits > 32
+    with _compat.random_streams(), _compat.enable_x64() if wide else contextlib.nullcontext():
         z = jax.random.normal(key, (n, d), dtype=jnp.float32 if low else dtype)
-    return (z / jnp.linalg.norm(z, axis=1, keepdims=True)).astype(dtype)
+        return (z / jnp.linalg.norm(z, axis=1, keepdims=True)).astype(dtype)
 
 
 def _float_dtype(dtype):

@@ -196,3 +196,13 @@ def test_argument_validation(key):
     with pytest.raises(ValueError, match="n >= 1"):
         sample_sphere(key, 0, 3)
     assert jnp.asarray(X).dtype == jnp.result_type(float)
+
+
+@pytest.mark.precision
+def test_sample_sphere_float64_whatever_the_x64_flag():
+    """dtype=float64 is honoured (no JAX truncation warning) also when x64 is off; the
+    precision re-run (tests/test_precision.py) runs this with x64 off."""
+    X = sample_sphere(jax.random.key(3), 7, 4, dtype=jnp.float64)
+    A = np.asarray(X)
+    assert A.dtype == np.float64
+    np.testing.assert_allclose(np.linalg.norm(A, axis=1), 1.0, rtol=0, atol=4e-16)
