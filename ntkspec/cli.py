@@ -310,7 +310,8 @@ def _add_compare(subparsers) -> None:
         "--config",
         metavar="FILE.toml",
         default=None,
-        help="TOML file with CompareConfig fields (e.g. dim = 3, degrees = [1, 2, 4])",
+        help="TOML file: [model] [data] [target] [loss] [optimizer] [run] sections (any model, "
+        "distribution, loss, optimizer), or the flat 0.1 CompareConfig fields",
     )
     p.add_argument(
         "--out", metavar="DIR", default=None, help="output directory (default: ntkspec-out)"
@@ -621,7 +622,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 def _sectioned(args: argparse.Namespace) -> bool:
     """Whether this compare runs through ntkspec.experiments (sections, new flags or preset)."""
     from ntkspec.compare import PRESETS as FLAT_PRESETS
-    from ntkspec.experiments.config import load_toml
+    from ntkspec.experiments.config import SECTIONS, load_toml
     from ntkspec.rundir import read_run
 
     if any(getattr(args, k) is not None for k in _EXPERIMENT_FLAGS):
@@ -629,7 +630,8 @@ def _sectioned(args: argparse.Namespace) -> bool:
     if args.preset is not None and args.preset not in FLAT_PRESETS:
         return True
     if args.config is not None:
-        return any(isinstance(v, dict) for v in load_toml(args.config).values())
+        tables = load_toml(args.config).items()
+        return any(k in SECTIONS and isinstance(v, dict) for k, v in tables)
     if args.resume is not None and Path(args.resume, "run.json").is_file():
         return isinstance(read_run(args.resume)["config"].get("model"), dict)
     return False

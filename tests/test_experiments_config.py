@@ -104,3 +104,20 @@ def test_bad_toml_and_preset(tmp_path):
         load_config(preset="nope")
     with pytest.raises(TypeError, match="TOML path"):
         load_config(3.5)
+
+
+def test_module_docstring_example_is_a_valid_config(tmp_path):
+    import textwrap
+
+    import ntkspec.experiments.config as module
+
+    doc = module.__doc__
+    block = doc.split("::\n\n", 1)[1].split("\n\nEvery error", 1)[0]
+    path = tmp_path / "example.toml"
+    path.write_text(textwrap.dedent(block))
+    cfg = load_config(path)
+    assert (cfg.data.distribution, cfg.loss.weights, cfg.optimizer.kind) == (
+        "vmf",
+        "voronoi",
+        "momentum",
+    )

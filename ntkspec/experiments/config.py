@@ -53,6 +53,7 @@ from ntkspec._validate import check_choice, check_int, check_positive, check_rea
 __all__ = [
     "FLAT_KEYS",
     "PRESETS",
+    "SECTIONS",
     "DataConfig",
     "ExperimentConfig",
     "LossConfig",
@@ -351,7 +352,8 @@ class RunConfig:
         return dataclasses.replace(self, steps=steps, record_every=every, seed=seed)
 
 
-_SECTIONS = {
+#: The section names and their dataclasses, in TOML order.
+SECTIONS = _SECTIONS = {
     "model": ModelConfig,
     "data": DataConfig,
     "target": TargetConfig,
