@@ -1,6 +1,6 @@
 """Per-degree residual predictions in the lazy (linearized) regime, for any linear optimizer.
 
-Convention (DESIGN.md, docs/theory.md). A quadratic loss ``(1/2) rᵀ M r``
+Convention (docs/theory.md §3). A quadratic loss ``(1/2) rᵀ M r``
 (:mod:`ntkspec.losses`) and a linearized model with kernel Gram ``K`` give the residual
 ``r = f − y`` the dynamics of the operator ``K M``: plain GD ``r_{t+1} = (I − η K M) r_t``, and in
 general each eigen-direction of ``K M`` (eigenvalue μ) is multiplied after t steps by the

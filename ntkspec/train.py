@@ -1,6 +1,6 @@
 """Training: one jitted ``lax.scan`` loop, pluggable recorders and checkpoints.
 
-Convention (DESIGN.md, docs/theory.md): the optimizer (:mod:`ntkspec.optimizers`, or any optax
+Convention (docs/theory.md §3): the optimizer (:mod:`ntkspec.optimizers`, or any optax
 ``GradientTransformation``) minimizes a quadratic loss ``(1/2) rᵀ M r`` of the residual
 ``r = f(X) − y`` (:mod:`ntkspec.losses`):
 
