@@ -121,3 +121,14 @@ def test_module_docstring_example_is_a_valid_config(tmp_path):
         "voronoi",
         "momentum",
     )
+
+
+def test_grid_data():
+    cfg = load_config({"data": {"distribution": "grid", "degree": 4, "n": 15}})
+    assert (cfg.data.n, cfg.data.degree) == (15, 4)
+    with pytest.raises(ValueError, match="Expected data.n = 15, the size of the degree-4 grid"):
+        load_config({"data": {"distribution": "grid", "degree": 4, "n": 16}})
+    with pytest.raises(ValueError, match="data.degree"):
+        load_config({"data": {"distribution": "grid"}})
+    with pytest.raises(ValueError, match="data.degree only"):
+        load_config({"data": {"degree": 3}})

@@ -165,10 +165,10 @@ class Experiment:
 # ----------------------------------------------------------------------------- steps
 def prepare_data(cfg: ExperimentConfig, k_points, k_target) -> Data:
     """Step 1: points, target and projection weights."""
-    X, dist = sample_data(cfg.data, k_points)
+    X, dist, design = sample_data(cfg.data, k_points)
     y = make_target(cfg.target, X, k_target)
-    weights, method = projection_weights(cfg.run, X, dist)
-    return Data(X, y, dist, weights, method)
+    weights, method = projection_weights(cfg.run, X, dist, design)
+    return Data(X, y, dist, weights, method, design)
 
 
 def theory(net: Model, cfg: ExperimentConfig, kmax: int):
@@ -308,8 +308,9 @@ def _notes(net: Model, setting: Setting, preds: Predictions, data: Data) -> tupl
     if setting.optimizer.name == "sgd":
         notes.append("Mini-batch SGD: the predictions are of the expected residual.")
     if data.projection is not None:
+        name = data.distribution.name if data.design is None else "grid"
         notes.append(f"Per-degree norms use {data.projection_method} quadrature weights "
-                     f"(nonuniform data: {data.distribution.name}).")  # fmt: skip
+                     f"(data: {name}).")  # fmt: skip
     return tuple(notes)
 
 

@@ -73,9 +73,9 @@ MAX_POINTS = 16384
 MAX_AMPLITUDE = 1e6
 
 ARCHS = ("mlp",)
-DISTRIBUTIONS = ("uniform", "equispaced", "vmf", "mixture", "cap", "warped_circle", "file")
+DISTRIBUTIONS = ("uniform", "equispaced", "vmf", "mixture", "cap", "warped_circle", "file", "grid")
 LOSSES = ("mse", "weighted", "sobolev")
-WEIGHT_METHODS = ("lsq", "kernel", "voronoi", "density", "spacing")
+WEIGHT_METHODS = ("lsq", "kernel", "voronoi", "density", "spacing", "design")
 OPTIMIZERS = ("gd", "momentum", "nesterov", "sgd", "adam")
 PROJECTIONS = ("auto", "mean", *WEIGHT_METHODS)
 
@@ -167,7 +167,9 @@ class DataConfig:
       distribution: one of ``uniform``, ``equispaced`` (S^1), ``vmf`` (``kappa``, ``mean``),
         ``mixture`` (``components``: tables with ``name`` and parameters, ``weights``),
         ``cap`` (``height``, ``mass``, ``mean``), ``warped_circle`` (``a``), ``file``
-        (``path``, .npy/.csv; then ``n`` must not exceed the file's rows).
+        (``path``, .npy/.csv; then ``n`` must not exceed the file's rows), ``grid``
+        (design points: :func:`ntkspec.quadrature.gauss_grid` exact to ``degree``, with its
+        exact weights as ``"design"`` weights; ``n`` must equal the grid's size).
     """
 
     n: int = 512
@@ -181,6 +183,7 @@ class DataConfig:
     path: str | None = None
     components: tuple | None = None
     weights: tuple[float, ...] | None = None
+    degree: int | None = None
 
     def params(self) -> dict:
         """The keyword arguments of :func:`ntkspec.distributions.distribution`."""
@@ -204,6 +207,10 @@ class DataConfig:
         if name in ("equispaced", "warped_circle") and dim != 2:
             raise ValueError(f"Expected data.dim = 2 for data.distribution = {name!r} (S^1).")
         cfg = dataclasses.replace(self, n=n, dim=dim)
+        if name == "grid":
+            return cfg._validated_grid()
+        if self.degree is not None:
+            raise ValueError("Expected data.degree only with data.distribution = 'grid'.")
         try:
             dist = distribution(name, **cfg.params())
         except (TypeError, ValueError) as e:
@@ -211,6 +218,23 @@ class DataConfig:
         if dist.dim != dim:
             raise ValueError(f"Expected data.dim = {dist.dim} (the distribution's); got {dim}.")
         return cfg
+
+    def _validated_grid(self) -> DataConfig:
+        from ntkspec.quadrature import gauss_grid
+
+        if self.degree is None:
+            raise ValueError("Expected data.degree (the exactness degree) for a grid.")
+        degree = check_int("data.degree", self.degree, minimum=0, maximum=1000)
+        try:
+            size = gauss_grid(self.dim, degree).points.shape[0]
+        except ValueError as e:
+            raise ValueError(f"data: {e}") from None
+        if size != self.n:
+            raise ValueError(
+                f"Expected data.n = {size}, the size of the degree-{degree} grid on "
+                f"S^{self.dim - 1}; got {self.n}."
+            )
+        return dataclasses.replace(self, degree=degree)
 
 
 @dataclasses.dataclass(frozen=True)

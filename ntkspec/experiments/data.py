@@ -18,7 +18,7 @@ from ntkspec import _compat
 from ntkspec.distributions import Distribution, distribution
 from ntkspec.experiments.config import DataConfig, LossConfig, RunConfig, TargetConfig
 from ntkspec.losses import Loss, mse, normalized_weights, sobolev, weighted
-from ntkspec.quadrature import quadrature_weights
+from ntkspec.quadrature import gauss_grid, quadrature_weights
 from ntkspec.sphere import random_harmonic
 
 __all__ = ["Data", "build_loss", "make_target", "projection_weights", "sample_data", "weights_for"]
@@ -33,6 +33,7 @@ class Data(NamedTuple):
       projection: quadrature weights ``(n,)`` of the per-degree projection, or ``None`` (the
         plain mean, right for uniform samples).
       projection_method: how ``projection`` was made (``"mean"`` or a quadrature method).
+      design: the exact weights of design points (``grid``), else ``None``.
     """
 
     X: np.ndarray
@@ -40,12 +41,20 @@ class Data(NamedTuple):
     distribution: Distribution
     projection: np.ndarray | None
     projection_method: str
+    design: np.ndarray | None = None
 
 
-def sample_data(cfg: DataConfig, key: jax.Array) -> tuple[np.ndarray, Distribution]:
-    """``cfg.n`` points from ``cfg``'s distribution: float64 ``(n, d)`` and the distribution."""
+def sample_data(cfg: DataConfig, key: jax.Array):
+    """``cfg.n`` points: float64 ``(n, d)``, the distribution, and design weights or ``None``.
+
+    A ``grid`` is the deterministic :func:`ntkspec.quadrature.gauss_grid` (its distribution is
+    the uniform one it discretizes; its exact weights come third).
+    """
+    if cfg.distribution == "grid":
+        design = gauss_grid(cfg.dim, cfg.degree)
+        return design.points, distribution("uniform", dim=cfg.dim), design.weights
     dist = distribution(cfg.distribution, **cfg.params())
-    return dist.sample(key, cfg.n), dist
+    return dist.sample(key, cfg.n), dist, None
 
 
 def make_target(cfg: TargetConfig, X: np.ndarray, key: jax.Array) -> np.ndarray:
@@ -66,7 +75,14 @@ def make_target(cfg: TargetConfig, X: np.ndarray, key: jax.Array) -> np.ndarray:
 
 
 def weights_for(
-    spec: str, X: np.ndarray, dist: Distribution, *, degree=None, nonnegative=False, base=None
+    spec: str,
+    X: np.ndarray,
+    dist: Distribution,
+    *,
+    degree=None,
+    nonnegative=False,
+    base=None,
+    design=None,
 ) -> np.ndarray:
     """Quadrature weights ``(n,)`` summing to 1: a ``quadrature_weights`` method or a file.
 
@@ -74,6 +90,10 @@ def weights_for(
     path of a ``.npy``/``.csv`` file holding n weights.
     """
     n = X.shape[0]
+    if spec == "design":
+        if design is None:
+            raise ValueError("Expected data.distribution = 'grid' for 'design' weights.")
+        return design
     if spec in ("lsq", "kernel", "voronoi", "density", "spacing"):
         kw = {}
         if spec == "lsq":
@@ -99,11 +119,13 @@ def weights_for(
     return normalized_weights(c / c.sum(), n)
 
 
-def projection_weights(cfg: RunConfig, X: np.ndarray, dist: Distribution):
+def projection_weights(cfg: RunConfig, X: np.ndarray, dist: Distribution, design=None):
     """The per-degree projection's weights and method (``RunConfig.projection``)."""
     method = cfg.projection
     if method == "auto":
-        if dist.name in ("uniform", "equispaced"):
+        if design is not None:
+            method = "design"
+        elif dist.name in ("uniform", "equispaced"):
             method = "mean"
         elif X.shape[1] == 3:
             method = "voronoi"
@@ -111,7 +133,7 @@ def projection_weights(cfg: RunConfig, X: np.ndarray, dist: Distribution):
             method = "density" if dist.name != "file" else "mean"
     if method == "mean":
         return None, "mean"
-    return weights_for(method, X, dist), method
+    return weights_for(method, X, dist, design=design), method
 
 
 def build_loss(cfg: LossConfig, data: Data) -> Loss:
@@ -124,7 +146,7 @@ def build_loss(cfg: LossConfig, data: Data) -> Loss:
         return mse()
     if cfg.weights is not None:
         c = weights_for(cfg.weights, data.X, data.distribution, degree=cfg.degree,
-                        nonnegative=cfg.nonnegative, base=cfg.base)  # fmt: skip
+                        nonnegative=cfg.nonnegative, base=cfg.base, design=data.design)  # fmt: skip
     else:
         c = data.projection
     if cfg.kind == "weighted":
