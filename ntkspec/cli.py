@@ -388,6 +388,7 @@ _EXPERIMENT_FLAGS = {
     "mass": "data.mass",
     "warp": "data.a",
     "points": "data.path",
+    "grid_degree": "data.degree",
     "loss": "loss.kind",
     "weights": "loss.weights",
     "s": "loss.s",
@@ -414,15 +415,17 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
         ("--factory", str, "[model] factory 'package.module:function', (key, dim) -> "
          "(apply_fn, params), importable from the working directory"),
         ("--distribution", str, "[data] uniform, equispaced, vmf, mixture, cap, "
-         "warped_circle or file"),
+         "warped_circle, file or grid"),
         ("--kappa", float, "[data] vMF concentration"),
         ("--mean", _float_list, "[data] vMF/cap mean direction, e.g. 0,0,1"),
         ("--height", float, "[data] cap height"),
         ("--mass", float, "[data] cap mass"),
         ("--warp", float, "[data] a of the warped circle θ = u + a sin u"),
         ("--points", str, "[data] path of a .npy/.csv point file (distribution = file)"),
+        ("--grid-degree", int, "[data] exactness degree of a Gauss grid (distribution = grid)"),
         ("--loss", str, "[loss] mse, weighted or sobolev"),
-        ("--weights", str, "[loss] lsq, kernel, voronoi, density, spacing or a .npy/.csv file"),
+        ("--weights", str, "[loss] lsq, kernel, voronoi, density, spacing, design (grid) or a "
+         ".npy/.csv file"),
         ("--s", float, "[loss] Sobolev exponent"),
         ("--quadrature-degree", int, "[loss] degree L of lsq weights"),
         ("--optimizer", str, "[optimizer] gd, momentum, nesterov, sgd or adam"),
