@@ -46,7 +46,18 @@ from ntkspec.activations import Sine
 #: Deepest network accepted (the layer recursion is unrolled when traced).
 MAX_DEPTH = 100
 
-__all__ = ["Kernel", "mlp_kernel", "ACTIVATIONS", "activation_fn", "relu_k0", "relu_k1"]
+__all__ = [
+    "ACTIVATIONS",
+    "Kernel",
+    "ZonalKernel",
+    "activation_fn",
+    "layer_map",
+    "layer_variance",
+    "mlp_kernel",
+    "relu_k0",
+    "relu_k1",
+    "zonal_gram",
+]
 
 _PI = np.pi
 
@@ -164,9 +175,129 @@ def relu_k1(rho: ArrayLike) -> jax.Array:
     return _relu_duals(1.0 - rho, 1.0 + rho)[1]
 
 
+# ----------------------------------------------------------------------------- the protocol
+class ZonalKernel:
+    """The kernel protocol: what ``spectrum``, ``gram``, the error bars and the series route use.
+
+    A zonal kernel object provides
+
+    - ``evaluate(t, 1 − t, 1 + t) -> (nngp, ntk)``: both kernels, jit-compatible, given ``t``
+      and its complements separately (so that values keep full relative precision next to
+      t = ±1); the object must be hashable (it is a static argument of jitted code);
+    - ``kappa_one(which)``: κ(1) in float64 (the diagonal and the trace);
+    - ``taylor(which, order)``: a :class:`~ntkspec.taylor.TaylorSeries` of nonnegative Taylor
+      coefficients at t = 0, or ``ValueError`` where it has none; ``supports_series(dim)``
+      says whether the series route applies (on S^{dim−1}; ``dim=None``: at all);
+    - ``quadrature_error``: a bound on ``|κ_computed − κ| / κ(1)`` (0.0 for closed forms);
+    - ``exact_gram``: whether ``gram(method="auto")`` should use ``evaluate`` in float64.
+
+    This base class implements ``nngp``, ``ntk``, ``__call__``, ``gram`` and ``kappa_one`` from
+    ``evaluate``; :class:`Kernel` (MLPs) and the kernels of :mod:`ntkspec.architectures`
+    (residual MLPs, Fourier features) derive from it. ``spectrum`` treats any object with an
+    ``evaluate`` method as a zonal kernel, and any other callable as a plain κ(t).
+    """
+
+    quadrature_error: float = 0.0
+    exact_gram: bool = True
+
+    def evaluate(self, t, one_minus_t, one_plus_t):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def nngp(self, t: ArrayLike) -> jax.Array:
+        """NNGP for ``t`` of any shape in [-1, 1]."""
+        return self(t, "nngp")
+
+    def ntk(self, t: ArrayLike) -> jax.Array:
+        """NTK for ``t`` of any shape in [-1, 1]."""
+        return self(t, "ntk")
+
+    def __call__(self, t: ArrayLike, which: str = "ntk") -> jax.Array:
+        check_choice("which", which, ("ntk", "nngp"))
+        _check_t(t)
+        t = jnp.asarray(t)
+        t = t.astype(jnp.result_type(t, float))
+        t = _clamp(t, -1.0, 1.0)
+        nngp, ntk = self.evaluate(t, 1.0 - t, 1.0 + t)
+        return ntk if which == "ntk" else nngp
+
+    def kappa_one(self, which: str = "ntk") -> float:
+        """κ(1) in float64: the kernel's diagonal and the trace of its integral operator."""
+        check_choice("which", which, ("ntk", "nngp"))
+
+        def value():
+            one, zero, two = (jnp.full((), v, jnp.float64) for v in (1.0, 0.0, 2.0))
+            nngp, ntk = self.evaluate(one, zero, two)
+            return float(ntk if which == "ntk" else nngp)
+
+        return _concrete(value)
+
+    def gram(
+        self, X: ArrayLike, Y: ArrayLike | None = None, which: str = "ntk", *, method: str = "auto"
+    ) -> jax.Array:
+        """Gram matrix ``κ(<x_i, y_j>)`` ``(n, m)``; see :func:`zonal_gram`."""
+        return zonal_gram(self, X, Y, which, method=method)
+
+    def supports_series(self, dim: int | None = None) -> bool:
+        """Whether the nonnegative-series route applies (on S^{dim-1}); default False."""
+        return False
+
+    def taylor(self, which: str = "ntk", order: int = 256):
+        """Nonnegative Taylor coefficients at t = 0 (``ValueError``: none for this kernel)."""
+        raise ValueError(f"Expected a kernel with a Taylor series; {type(self).__name__} has none.")
+
+
+def zonal_gram(
+    kernel, X: ArrayLike, Y: ArrayLike | None = None, which: str = "ntk", *, method: str = "auto"
+) -> jax.Array:
+    """Gram matrix ``κ(<x_i, y_j>)`` of shape ``(n, m)`` of a :class:`ZonalKernel`.
+
+    Two evaluations of κ per entry:
+
+    - ``"exact"``: ``kernel.evaluate`` (cancellation-free near t = ±1);
+    - ``"series"``: κ fitted once, in float64, by a Chebyshev series in
+      ``u = √(1 − |t|)`` on each sign of t (κ is analytic in u: the √(1 − t) singularity
+      of ReLU kernels is absorbed), truncated where the coefficients fall below 2⁻³⁰·κ(1)
+      for float32 results and 2⁻⁴⁸·κ(1) for float64, then summed per entry by Clenshaw's
+      recurrence. Its cost does not depend on depth or activation.
+
+    ``"auto"`` (default) uses the series for float32 (and narrower) results, where its
+    error is below the rounding of t itself, and for kernels with ``exact_gram = False``
+    (Gauss–Hermite activations, whose exact recursion costs ``quad_order²`` activation calls
+    per entry and layer); otherwise the exact recursion.
+
+    Args:
+      kernel: a :class:`ZonalKernel` (hashable, with ``evaluate`` and ``kappa_one``).
+      X: points ``(n, d)`` with unit norm.
+      Y: points ``(m, d)`` (default ``X``).
+      which: ``"ntk"`` or ``"nngp"``.
+      method: ``"auto"``, ``"exact"`` or ``"series"``.
+    """
+    check_choice("which", which, ("ntk", "nngp"))
+    check_choice("method", method, ("auto", "exact", "series"))
+    check_points(X, name="X")
+    if Y is not None:
+        check_points(Y, name="Y", dim=np.shape(X)[1])
+    symmetric = Y is None
+    X = jnp.asarray(X)
+    Y = X if symmetric else jnp.asarray(Y)
+    dtype = jnp.result_type(X, Y, float)
+    wide = jnp.finfo(dtype).bits > 32
+    if method == "auto":
+        method = "exact" if wide and kernel.exact_gram else "series"
+    if method == "series":
+        try:
+            coeffs = _concrete(_series_coefficients, kernel, which, wide)
+        except (NotImplementedError, jax.errors.ConcretizationTypeError):
+            coeffs = None  # jax 0.4.38 inside jit cannot evaluate eagerly: the recursion
+        if coeffs is not None:
+            diag = kernel.kappa_one(which) if symmetric else None
+            return _gram_series(X, Y, jnp.asarray(coeffs, dtype=dtype), diag)
+    return _gram(kernel, X, Y, which, symmetric)
+
+
 # ----------------------------------------------------------------------------- the kernel
 @dataclasses.dataclass(frozen=True)
-class Kernel:
+class Kernel(ZonalKernel):
     """Infinite-width NNGP and NTK of an MLP as zonal functions of ``t = <x, x'>``.
 
     Build it with :func:`mlp_kernel`. All methods are pure and jit-compatible; the result
@@ -211,23 +342,20 @@ class Kernel:
     trained_bias: float = 0.0
     quadrature_error: float = 0.0
 
-    # ---- public zonal functions
-    def nngp(self, t: ArrayLike) -> jax.Array:
-        """NNGP ``Σ_L(t)`` for ``t`` of any shape in [-1, 1]."""
-        return self(t, "nngp")
+    @property
+    def exact_gram(self) -> bool:
+        """Closed-form layer maps: ``gram`` evaluates them exactly in float64."""
+        return self.phi is None
 
-    def ntk(self, t: ArrayLike) -> jax.Array:
-        """NTK ``Θ_L(t)`` for ``t`` of any shape in [-1, 1]."""
-        return self(t, "ntk")
+    def supports_series(self, dim: int | None = None) -> bool:
+        """The series route: closed-form layer maps, and (``dim`` given) not low-d ReLU.
 
-    def __call__(self, t: ArrayLike, which: str = "ntk") -> jax.Array:
-        check_choice("which", which, ("ntk", "nngp"))
-        _check_t(t)
-        t = jnp.asarray(t)
-        t = t.astype(jnp.result_type(t, float))
-        t = _clamp(t, -1.0, 1.0)
-        nngp, ntk = _evaluate(self, t, 1.0 - t, 1.0 + t)
-        return ntk if which == "ntk" else nngp
+        ReLU kernels have ``a_n ~ n^{-3/2}``, so for d <= 3 the truncated tail never beats the
+        θ rule; there ``spectrum(method="auto")`` uses the (fast) quadrature alone.
+        """
+        if self.sine is None and self.activation not in ("relu", "erf", "identity"):
+            return False
+        return dim is None or dim > 3 or self.activation != "relu"
 
     def evaluate(
         self, t: ArrayLike, one_minus_t: ArrayLike, one_plus_t: ArrayLike
@@ -240,71 +368,6 @@ class Kernel:
         t, a, b = jnp.asarray(t), jnp.asarray(one_minus_t), jnp.asarray(one_plus_t)
         dtype = jnp.result_type(t, a, b, float)
         return _evaluate(self, t.astype(dtype), a.astype(dtype), b.astype(dtype))
-
-    def gram(
-        self,
-        X: ArrayLike,
-        Y: ArrayLike | None = None,
-        which: str = "ntk",
-        *,
-        method: str = "auto",
-    ) -> jax.Array:
-        """Gram matrix ``κ(<x_i, y_j>)`` of shape ``(n, m)`` for points on S^{d-1}.
-
-        Two evaluations of κ per entry:
-
-        - ``"exact"``: the layer recursion (cancellation-free near t = ±1), a few
-          transcendental functions per layer and entry;
-        - ``"series"``: κ fitted once, in float64, by a Chebyshev series in
-          ``u = √(1 − |t|)`` on each sign of t (κ is analytic in u: the √(1 − t) singularity
-          of ReLU kernels is absorbed), truncated where the coefficients fall below 2⁻³⁰·κ(1)
-          for float32 results and 2⁻⁴⁸·κ(1) for float64, then summed per entry by Clenshaw's
-          recurrence. Its cost does not depend on depth or activation.
-
-        ``"auto"`` (default) uses the series for float32 (and narrower) results, where its
-        error is below the rounding of t itself, and for activations done by Gauss–Hermite
-        quadrature (whose exact recursion costs ``quad_order²`` activation calls per entry and
-        layer, and is itself accurate to ~1e-8–1e-11 only); otherwise (relu, erf, identity in
-        float64) the exact recursion.
-
-        Args:
-          X: points ``(n, d)`` with unit norm.
-          Y: points ``(m, d)`` (default ``X``).
-          which: ``"ntk"`` or ``"nngp"``.
-          method: ``"auto"``, ``"exact"`` or ``"series"``.
-        """
-        check_choice("which", which, ("ntk", "nngp"))
-        check_choice("method", method, ("auto", "exact", "series"))
-        check_points(X, name="X")
-        if Y is not None:
-            check_points(Y, name="Y", dim=np.shape(X)[1])
-        symmetric = Y is None
-        X = jnp.asarray(X)
-        Y = X if symmetric else jnp.asarray(Y)
-        dtype = jnp.result_type(X, Y, float)
-        wide = jnp.finfo(dtype).bits > 32
-        if method == "auto":
-            method = "exact" if wide and self.phi is None else "series"
-        if method == "series":
-            try:
-                coeffs = _concrete(_series_coefficients, self, which, wide)
-            except (NotImplementedError, jax.errors.ConcretizationTypeError):
-                coeffs = None  # jax 0.4.38 inside jit cannot evaluate eagerly: the recursion
-            if coeffs is not None:
-                diag = self.kappa_one(which) if symmetric else None
-                return _gram_series(X, Y, jnp.asarray(coeffs, dtype=dtype), diag)
-        return _gram(self, X, Y, which, symmetric)
-
-    def kappa_one(self, which: str = "ntk") -> float:
-        """κ(1) in float64: the kernel's diagonal and the trace of its integral operator."""
-        check_choice("which", which, ("ntk", "nngp"))
-
-        def value():
-            one, zero, two = (jnp.full((), v, jnp.float64) for v in (1.0, 0.0, 2.0))
-            nngp, ntk = _evaluate(self, one, zero, two)
-            return float(ntk if which == "ntk" else nngp)
-
-        return _concrete(value)
 
     def taylor(self, which: str = "ntk", order: int = 256):
         """Taylor coefficients a_0..a_order of κ at t = 0, all >= 0 (a ``TaylorSeries``).
@@ -319,6 +382,13 @@ class Kernel:
         from ntkspec.taylor import kernel_taylor  # local: this method is the only link
 
         return kernel_taylor(self, which, order)
+
+    def series_with_input(self, which: str, inputs):
+        """Taylor coefficients of this kernel with its first layer fed a nonnegative series
+        (composition, e.g. under Fourier features); see :func:`ntkspec.taylor.mlp_series`."""
+        from ntkspec.taylor import mlp_series
+
+        return mlp_series(self, which, inputs)
 
 
 def _check_t(t) -> None:
@@ -356,13 +426,13 @@ def _check_t(t) -> None:
 
 
 @functools.partial(jax.jit, static_argnums=(0, 3, 4))
-def _gram(kernel: Kernel, X, Y, which, symmetric):
+def _gram(kernel: ZonalKernel, X, Y, which, symmetric):
     t = _clamp(X @ Y.T, -1.0, 1.0)
     if symmetric:
         # <x, x> rounds to 1 - O(ε), and the NTK has a √(1 - t) singularity at t = 1, so the
         # diagonal would lose half its digits: it is exactly t = 1 for points on the sphere.
         t = jnp.where(jnp.eye(t.shape[0], dtype=bool), jnp.ones((), t.dtype), t)
-    nngp, ntk = _evaluate(kernel, t, 1.0 - t, 1.0 + t)
+    nngp, ntk = kernel.evaluate(t, 1.0 - t, 1.0 + t)
     return ntk if which == "ntk" else nngp
 
 
@@ -373,7 +443,7 @@ _SERIES_MAX_NODES = 512
 
 
 @functools.lru_cache(maxsize=128)
-def _series_coefficients(kernel: Kernel, which: str, wide: bool) -> np.ndarray | None:
+def _series_coefficients(kernel: ZonalKernel, which: str, wide: bool) -> np.ndarray | None:
     """Chebyshev coefficients ``(2, m)`` of κ on t >= 0 and t < 0 in ``x = 2√(1 − |t|) − 1``.
 
     Fitted in float64 at N Chebyshev points of each half (N = 32, 64, … up to
@@ -412,12 +482,12 @@ def _concrete(fn, *args):
             return fn(*args)
 
 
-def _halves(kernel: Kernel, which: str, x: np.ndarray) -> np.ndarray:
+def _halves(kernel: ZonalKernel, which: str, x: np.ndarray) -> np.ndarray:
     """κ at ``t = ±(1 − u²)``, ``u = (x + 1)/2``, float64 ``(2, len(x))`` (1 ∓ t exact)."""
     u2 = ((x + 1.0) / 2.0) ** 2
     out = []
     for t, a, b in ((1.0 - u2, u2, 2.0 - u2), (u2 - 1.0, 2.0 - u2, u2)):
-        nngp, ntk = _evaluate(kernel, *(jnp.asarray(v, jnp.float64) for v in (t, a, b)))
+        nngp, ntk = kernel.evaluate(*(jnp.asarray(v, jnp.float64) for v in (t, a, b)))
         out.append(np.asarray(ntk if which == "ntk" else nngp, dtype=np.float64))
     return np.stack(out)
 
@@ -486,6 +556,32 @@ def _layer(kernel: Kernel, q: float, q_new: float, rho, a, b):
         a_new = _clamp((q_new - sigma) / q_new, 0.0, 2.0)
         return sigma, sigma_dot, a_new, 2.0 - a_new
     return _quadrature_layer(kernel, q, q_new, rho, a, b)
+
+
+def layer_variance(kernel: Kernel, q: float) -> float:
+    """``σ_w² E[φ(√q z)²] + σ_b²``: the output variance of one hidden layer of ``kernel`` whose
+    input has variance q (float64, by the rule ``kernel`` uses: closed form or its
+    Gauss–Hermite order)."""
+    act, sw, sb = kernel.activation, kernel.weight_var, kernel.bias_var
+    return _variances(act, kernel.phi, kernel.sine, 1, sw, sb, q - sb, kernel.quad_order)[1]
+
+
+def layer_map(kernel: Kernel, q: float, q_new: float, rho, a, b):
+    """One hidden layer of ``kernel`` applied to a correlation, cancellation-free.
+
+    Args:
+      kernel: the :class:`Kernel` whose activation, σ_w², σ_b² (and Gauss–Hermite order)
+        define the layer.
+      q: input variance (the diagonal), a Python float.
+      q_new: output variance, ``layer_variance(kernel, q)``.
+      rho, a, b: input correlation ρ, ``1 − ρ`` and ``1 + ρ`` (arrays).
+
+    Returns:
+      ``(Σ', Σ̇', 1 − ρ', 1 + ρ')`` with ``Σ' = σ_w² E[φ(u)φ(v)] + σ_b²``,
+      ``Σ̇' = σ_w² E[φ'(u)φ'(v)]``, (u, v) centred Gaussian with variances q and covariance
+      qρ, and ``ρ' = Σ'/q_new``.
+    """
+    return _layer(kernel, q, q_new, rho, a, b)
 
 
 # ----------------------------------------------------------------------------- quadrature

@@ -55,7 +55,7 @@ from ntkspec._validate import (
     check_positive,
     check_weights,
 )
-from ntkspec.kernels import Kernel
+from ntkspec.kernels import ZonalKernel
 from ntkspec.sphere import (
     check_points,
     degree_energy,
@@ -432,14 +432,14 @@ _PI_LO = 1.2246467991473532e-16  # π - fl(π)
 
 
 @functools.partial(jax.jit, static_argnums=(0,))
-def _kernel_pair(kernel: Kernel, t, a, b):
+def _kernel_pair(kernel: ZonalKernel, t, a, b):
     return kernel.evaluate(t, a, b)
 
 
 def _zonal_values(kappa, which: str, t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """κ(t) in float64; Kernel objects also get ``a = 1 - t`` and ``b = 1 + t`` separately."""
+    """κ(t) in float64; zonal kernels (with ``evaluate``) also get ``a = 1 - t``, ``b = 1 + t``."""
     with _compat.enable_x64():
-        if isinstance(kappa, Kernel):
+        if _is_zonal(kappa):
             nngp, ntk = _kernel_pair(kappa, jnp.asarray(t), jnp.asarray(a), jnp.asarray(b))
             vals = np.asarray(ntk if which == "ntk" else nngp, dtype=np.float64)
         else:
@@ -514,7 +514,7 @@ def quadrature_floor(mass: np.ndarray, dim: int) -> np.ndarray:
 
 
 def spectrum(
-    kernel: Kernel | Callable,
+    kernel: ZonalKernel | Callable,
     dim: int,
     kmax: int,
     which: str = "ntk",
@@ -526,8 +526,9 @@ def spectrum(
     """Funk–Hecke eigenvalues λ_0..λ_kmax of a zonal kernel on S^{dim-1}, with error bounds.
 
     Args:
-      kernel: a :class:`~ntkspec.kernels.Kernel` (from ``mlp_kernel``) or any callable
-        ``κ(t)`` mapping a float64 array of t ∈ [-1, 1] to an array of the same shape.
+      kernel: a zonal kernel object (the :class:`~ntkspec.kernels.ZonalKernel` protocol:
+        ``mlp_kernel``, ``resnet_kernel``, ``fourier_kernel``, …) or any callable ``κ(t)``
+        mapping a float64 array of t ∈ [-1, 1] to an array of the same shape.
       dim: ambient dimension, 2 <= d <= 100000.
       kmax: highest degree (0 <= kmax <= 100000); the cost grows like kmax² (~1 s at 10⁴).
       which: ``"ntk"`` or ``"nngp"`` (ignored for a plain callable).
@@ -537,7 +538,8 @@ def spectrum(
         choice, which starts from ``(kmax + dim)//8 + 6`` and doubles until ``tol`` is met).
       method: ``"auto"`` (default: per degree, the route with the smaller certified error),
         ``"quadrature"`` (the θ rule only) or ``"series"`` (the nonnegative Taylor series
-        only; a Kernel with activation relu, erf, identity or a sine).
+        only; a kernel whose ``supports_series()`` is true, e.g. an MLP with activation
+        relu, erf, identity or a sine).
 
     Returns:
       A :class:`Spectrum` (float64, normalized measure, multiplicities N(d, k)); its
@@ -557,20 +559,21 @@ def spectrum(
     check_choice("which", which, ("ntk", "nngp"))
     tol = check_positive("tol", tol)
     check_choice("method", method, ("auto", "quadrature", "series"))
-    if not isinstance(kernel, Kernel) and not callable(kernel):
+    zonal = _is_zonal(kernel)
+    if not zonal and not callable(kernel):
         raise TypeError(
             f"Expected a Kernel (see mlp_kernel) or a callable κ(t); got {type(kernel).__name__}."
         )
     if method == "series" and not _series_applies(kernel, None):
         raise ValueError(
-            "Expected a Kernel with activation in "
-            f"{list(taylor.SERIES_ACTIVATIONS)} for method='series'; got "
-            f"{getattr(kernel, 'activation', type(kernel).__name__)!r}."
+            "Expected a kernel with a nonnegative Taylor series for method='series' (an MLP "
+            f"kernel with activation in {list(taylor.SERIES_ACTIVATIONS)}, a ReLU residual MLP, "
+            f"Fourier features, …); got {getattr(kernel, 'activation', type(kernel).__name__)!r}."
         )
     if panels is not None:
         panels = check_int("panels", panels, minimum=2, maximum=_MAX_PANELS)
-    label = which if isinstance(kernel, Kernel) else "custom"
-    if isinstance(kernel, Kernel):
+    label = which if zonal else "custom"
+    if zonal:
         trace = kernel.kappa_one(which)
     else:
         trace = float(_zonal_values(kernel, which, np.ones(1), np.zeros(1), np.full(1, 2.0))[0])
@@ -628,24 +631,18 @@ def _quadrature(kernel, which: str, dim: int, kmax: int, tol: float, panels: int
 _SERIES_ORDERS = (1024, 4096)
 
 
+def _is_zonal(kernel) -> bool:
+    """The kernel protocol (:class:`~ntkspec.kernels.ZonalKernel`): an ``evaluate`` method."""
+    return callable(getattr(kernel, "evaluate", None))
+
+
 def _series_applies(kernel, dim: int | None) -> bool:
-    """The series route: closed-form layer maps, and (``dim`` given) not low-d ReLU.
-
-    ReLU kernels have ``a_n ~ n^{-3/2}``, so for d <= 3 the truncated tail never beats the
-    θ rule; there ``method="auto"`` uses the (fast) quadrature alone.
-    """
-    if not isinstance(kernel, Kernel):
-        return False
-    if getattr(kernel, "sine", None) is None and kernel.activation not in (
-        "relu",
-        "erf",
-        "identity",
-    ):
-        return False
-    return dim is None or dim > 3 or kernel.activation != "relu"
+    """The series route: the kernel says it has a usable nonnegative series on S^{dim-1}."""
+    supports = getattr(kernel, "supports_series", None)
+    return _is_zonal(kernel) and callable(supports) and bool(supports(dim))
 
 
-def _series_route(kernel: Kernel, which: str, dim: int, kmax: int, err_q):
+def _series_route(kernel: ZonalKernel, which: str, dim: int, kmax: int, err_q):
     """The series route: (λ, error bound), raising the order where the tail dominates.
 
     A longer series is tried only for degrees whose best certified error (against the
@@ -662,8 +659,8 @@ def _series_route(kernel: Kernel, which: str, dim: int, kmax: int, err_q):
 
 
 @functools.lru_cache(maxsize=64)
-def _taylor_series(kernel: Kernel, which: str, order: int) -> taylor.TaylorSeries:
-    return taylor.kernel_taylor(kernel, which, order)
+def _taylor_series(kernel: ZonalKernel, which: str, order: int) -> taylor.TaylorSeries:
+    return kernel.taylor(which, order)
 
 
 def _check_square(K, n: int) -> np.ndarray:

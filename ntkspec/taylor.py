@@ -44,6 +44,11 @@ from ntkspec._validate import check_choice, check_int
 __all__ = [
     "SERIES_ACTIVATIONS",
     "TaylorSeries",
+    "dual_series",
+    "identity_input",
+    "mlp_series",
+    "resnet_series",
+    "series_tails",
     "kernel_taylor",
     "monomial_eigenvalue",
     "monomial_sup",
@@ -156,6 +161,42 @@ def kernel_taylor(kernel, which: str = "ntk", order: int = 256) -> TaylorSeries:
     """
     check_choice("which", which, ("ntk", "nngp"))
     order = check_int("order", order, minimum=1, maximum=20_000)
+    coeffs, rel, params = _mlp_coefficients(kernel, which, identity_input(order))
+    depth = len(params[2]) - 1
+    tails = series_tails(kernel, which, coeffs, rel, depth)
+    if params[0] != "relu":  # analytic beyond t = 1: Cauchy's estimate, no rounding margin
+        tails = np.minimum(tails, _cauchy_tail(params, order))
+    return TaylorSeries(coeffs, rel, tails)
+
+
+def identity_input(order: int) -> tuple[np.ndarray, np.longdouble, float]:
+    """The input series of a first layer that sees t itself: ``(x = [0, 1, 0, …], 1 − x(0),
+    relative error 0)``, ``order + 1`` longdouble coefficients."""
+    x = np.zeros(order + 1, dtype=_LD)
+    x[1] = 1
+    return x, _LD(1), 0.0
+
+
+def mlp_series(kernel, which: str, inputs) -> tuple[np.ndarray, float]:
+    """Nonnegative Taylor coefficients of an MLP kernel whose first layer sees a series input.
+
+    Args:
+      kernel: a :class:`~ntkspec.kernels.Kernel` with an activation in ``SERIES_ACTIVATIONS``
+        or a sine.
+      which: ``"ntk"`` or ``"nngp"``.
+      inputs: ``(x, 1 − x(0), rel)``: the nonnegative series (longdouble) of the inner product
+        s(t) the first layer sees (t itself: :func:`identity_input`; Fourier features:
+        ``e^{-β} Σ βⁿtⁿ/n!``), its complement at 0 computed without cancellation, and its
+        relative error.
+
+    Returns:
+      ``(coefficients, rel_error)`` of κ(s(t)), longdouble, all >= 0.
+    """
+    coeffs, rel, _ = _mlp_coefficients(kernel, which, inputs)
+    return coeffs, rel
+
+
+def _mlp_coefficients(kernel, which, inputs):
     act = getattr(kernel, "activation", None)
     sine = getattr(kernel, "sine", None)
     if sine is not None:
@@ -165,53 +206,114 @@ def kernel_taylor(kernel, which: str = "ntk", order: int = 256) -> TaylorSeries:
             f"Expected a Kernel with an activation in {list(SERIES_ACTIVATIONS)} or a sine; "
             f"got {act!r}."
         )
-    n = order + 1
+    x, xm, x_rel = inputs
+    n = x.shape[0]
     sw, sb, sw0 = (_LD(v) for v in (kernel.weight_var, kernel.bias_var, kernel.first_layer_var))
     beta2 = _LD(getattr(kernel, "trained_bias", 0.0))
     qs = _variances(act, len(kernel.variances) - 1, sw, sb, sw0, sine)
-    sigma = np.zeros(n, dtype=_LD)
-    sigma[0], sigma[1] = sb, sw0
-    a0, b0 = sw0 / qs[0], (sw0 + 2 * sb) / qs[0]  # 1 ∓ ρ(0)
+    sigma = sw0 * np.asarray(x, dtype=_LD)
+    sigma[0] += sb
+    a0 = sw0 * _LD(xm) / qs[0]  # 1 − ρ(0)
+    b0 = 2 - a0
     theta = sigma.copy()
     theta[0] += beta2
     depth = len(qs) - 1
     for layer, (q, q_new) in enumerate(zip(qs[:-1], qs[1:], strict=True)):
-        rho = sigma / q
-        if act == "relu":
-            k0, k1, omk1 = _relu_layer(rho, a0, b0, n)
-            sigma, sigma_dot = (sw * q / 2) * k1, (sw / 2) * k0
-            sigma[0] += sb
-            a0 = (sw * q / 2) * omk1 / q_new
-        elif act == "identity":
-            sigma, sigma_dot = sw * q * rho, np.zeros(n, dtype=_LD)
-            sigma[0] += sb
-            sigma_dot[0] = sw
-            a0 = sw * q * a0 / q_new
-        elif act == "sine":
-            e, ed, minus = _sine_layer(sine, q, rho, a0, b0, n)
-            sigma, sigma_dot = sw * e, sw * ed
-            sigma[0] += sb
-            a0 = sw * minus / q_new
-        else:  # erf: Σ = σ_w (2/π) arcsin(g) + σ_b², g = 2qρ/(1 + 2q)
-            c = 1 + 2 * q
-            g = 2 * q * rho / c
-            s = _inverse_sqrt(g, (1 + 2 * q * a0) * (1 + 2 * q * b0) / (c * c))
-            pi = np.arccos(_LD(-1))
-            arcsin = _integrate(np.arcsin(g[0]), _conv(_deriv(g), s, n - 1))
-            sigma, sigma_dot = sw * (2 / pi) * arcsin, sw * (4 / pi) / c * s
-            sigma[0] += sb
-            a0 = (q_new - sigma[0]) / q_new
+        sigma, sigma_dot, a0 = dual_series(act, sine, sw, sb, q, q_new, sigma / q, a0, b0)
         b0 = 2 - a0
         theta = _conv(theta, sigma_dot, n) + sigma
         if beta2 and layer < depth - 1:
             theta[0] += beta2
     coeffs = np.maximum(theta if which == "ntk" else sigma, 0)  # exact zeros stay zeros
-    rel = (16.0 * (depth + 1) * (n + 8) + 8.0 * depth * n) * _U_LD
-    tails = _tails(kernel, which, coeffs, rel, depth)
-    if act != "relu":  # analytic beyond t = 1: Cauchy's estimate, no rounding margin
-        params = (act, sine, qs, sw, sb, sw0, beta2, which == "ntk")
-        tails = np.minimum(tails, _cauchy_tail(params, order))
-    return TaylorSeries(coeffs, rel, tails)
+    rel = (16.0 * (depth + 1) * (n + 8) + 8.0 * depth * n) * _U_LD + (depth + 1) * n * x_rel
+    params = (act, sine, qs, sw, sb, sw0, beta2, which == "ntk")
+    return coeffs, rel, params
+
+
+def dual_series(act: str, sine, sw, sb, q, q_new, rho: np.ndarray, a0, b0):
+    """One hidden layer on power series: ``(Σ', Σ̇', 1 − ρ'(0))`` from the series of ρ.
+
+    ``Σ' = σ_w² E[φ(u)φ(v)] + σ_b²`` and ``Σ̇' = σ_w² E[φ'(u)φ'(v)]`` at input variance q,
+    correlation ρ (nonnegative coefficients, ``a0 = 1 − ρ(0)``, ``b0 = 1 + ρ(0)``); the
+    output correlation is ``Σ'/q_new``. ``act`` is ``"relu"``, ``"identity"``, ``"erf"`` or
+    ``"sine"`` (then ``sine = (a, b, c)``). Longdouble, nonnegative recurrences only.
+    """
+    n = rho.shape[0]
+    if act == "relu":
+        k0, k1, omk1 = _relu_layer(rho, a0, b0, n)
+        sigma, sigma_dot = (sw * q / 2) * k1, (sw / 2) * k0
+        sigma[0] += sb
+        return sigma, sigma_dot, (sw * q / 2) * omk1 / q_new
+    if act == "identity":
+        sigma, sigma_dot = sw * q * rho, np.zeros(n, dtype=_LD)
+        sigma[0] += sb
+        sigma_dot[0] = sw
+        return sigma, sigma_dot, sw * q * a0 / q_new
+    if act == "sine":
+        e, ed, minus = _sine_layer(sine, q, rho, a0, b0, n)
+        sigma, sigma_dot = sw * e, sw * ed
+        sigma[0] += sb
+        return sigma, sigma_dot, sw * minus / q_new
+    # erf: Σ = σ_w (2/π) arcsin(g) + σ_b², g = 2qρ/(1 + 2q)
+    c = 1 + 2 * q
+    g = 2 * q * rho / c
+    s = _inverse_sqrt(g, (1 + 2 * q * a0) * (1 + 2 * q * b0) / (c * c))
+    pi = np.arccos(_LD(-1))
+    arcsin = _integrate(np.arcsin(g[0]), _conv(_deriv(g), s, n - 1))
+    sigma, sigma_dot = sw * (2 / pi) * arcsin, sw * (4 / pi) / c * s
+    sigma[0] += sb
+    return sigma, sigma_dot, (q_new - sigma[0]) / q_new
+
+
+def resnet_series(kernel, which: str, inputs) -> tuple[np.ndarray, float]:
+    """Nonnegative Taylor coefficients of a residual-MLP kernel (``ntkspec.architectures``).
+
+    The recursion of :class:`~ntkspec.architectures.ResNetKernel` on power series: ``K_l =
+    K_{l−1} + α² E_l`` and ``B_{l−1} = B_l (1 + α² Ė_l)`` are sums and products of
+    nonnegative series, ``E_l, Ė_l`` the branch duals (:func:`dual_series`) at ρ = K/D.
+
+    Args:
+      kernel: a ``ResNetKernel`` whose branch activation is in ``SERIES_ACTIVATIONS`` or a sine.
+      which: ``"ntk"`` or ``"nngp"``.
+      inputs: the first layer's input series, as for :func:`mlp_series`.
+
+    Returns:
+      ``(coefficients, rel_error)``, longdouble, all >= 0.
+    """
+    branch = kernel.branch
+    act = "sine" if branch.sine is not None else branch.activation
+    if act not in (*SERIES_ACTIVATIONS, "sine"):
+        raise ValueError(
+            f"Expected a branch activation in {list(SERIES_ACTIVATIONS)} or a sine; got {act!r}."
+        )
+    x, xm, x_rel = inputs
+    n = x.shape[0]
+    sw, al2, s0 = _LD(branch.weight_var), _LD(kernel.alpha) ** 2, _LD(kernel.first_layer_var)
+    K, D = s0 * np.asarray(x, dtype=_LD), s0
+    a0 = _LD(xm)
+    Ks, Es, Eds = [K], [], []
+    for _ in range(kernel.depth):
+        q_br = _variances(act, 1, sw, _LD(0), D, branch.sine)[1]
+        e, ed, am = dual_series(act, branch.sine, sw, _LD(0), D, q_br, K / D, a0, 2 - a0)
+        d_new = D + al2 * q_br
+        a0 = (D * a0 + al2 * q_br * am) / d_new
+        K, D = K + al2 * e, d_new
+        Ks.append(K)
+        Es.append(e)
+        Eds.append(ed)
+    if which == "nngp":
+        coeffs = K
+    else:
+        coeffs, B = K.copy(), np.zeros(n, dtype=_LD)
+        B[0] = 1
+        for l in range(kernel.depth, 0, -1):
+            branch_terms = Es[l - 1] + _conv(Eds[l - 1], Ks[l - 1], n)
+            coeffs = coeffs + al2 * _conv(B, branch_terms, n)
+            B = B + al2 * _conv(B, Eds[l - 1], n)
+        coeffs = coeffs + _conv(B, Ks[0], n)
+    depth = 2 * kernel.depth + 1
+    rel = (16.0 * (depth + 1) * (n + 8) + 8.0 * depth * n) * _U_LD + (depth + 1) * n * x_rel
+    return np.maximum(coeffs, 0), rel
 
 
 def _cauchy_tail(params, order: int) -> float:
@@ -315,8 +417,12 @@ def _variances(act: str, depth: int, sw, sb, sw0, sine=None) -> list:
     return qs
 
 
-def _tails(kernel, which, coeffs, rel, depth) -> np.ndarray:
-    """``κ^±(1) − Σ_{n<=N, n≡±} a_n`` (even, odd) plus a rounding margin, clipped at 0."""
+def series_tails(kernel, which, coeffs, rel, depth) -> np.ndarray:
+    """``κ^±(1) − Σ_{n<=N, n≡±} a_n`` (even, odd) plus a rounding margin, clipped at 0.
+
+    ``kernel`` is any zonal kernel (``kappa_one`` and ``evaluate`` give κ(±1)); ``depth``
+    scales the margin for the rounding of κ(±1) (a few ulps per layer).
+    """
     plus = kernel.kappa_one(which)
     minus = _kappa_minus_one(kernel, which)
     total = [float(np.sum(coeffs[0::2])), float(np.sum(coeffs[1::2]))]
