@@ -1,7 +1,7 @@
 """Sine activations ``φ(u) = a·sin(b·u + c)`` and their exact Gaussian duals.
 
 The dual of an activation is the map from the covariance of a centred Gaussian pair to the
-expectations the kernel recursion needs (docs/theory.md, "Sine activations"). For
+expectations the kernel recursion needs (docs/theory.md §6.2). For
 ``(u, v) ~ N(0, [[q, qρ], [qρ, q]])`` and ``B = b² q`` (Euler's formula and the Gaussian
 characteristic function ``E e^{i ω u} = e^{-ω² q / 2}``):
 

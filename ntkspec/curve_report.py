@@ -279,7 +279,7 @@ def write_curve_report(run: CurveRun, out: str | os.PathLike) -> dict[str, Path]
 
 Theory: κ solves Σ_k N_k λ_k/(λ_k + κ) + (δ + τ)/κ = n; L_k = λ_k/(λ_k + κ);
 E0 = n/(n − Σ N_k L_k²); test MSE = E0 (Σ (1 − L_k)² v_k² + ε²) (on noisy held-out labels);
-train MSE = (δ/(nκ))² · test MSE. Sources and accuracy: docs/theory.md, "Learning curves".
+train MSE = (δ/(nκ))² · test MSE. Sources and accuracy: docs/theory.md §6.5.
 
 ```
 {curve_table(run)}

@@ -5,7 +5,7 @@ Kernel ridge regression (KRR) with a zonal kernel κ on ``n`` uniform samples of
 that the eigenlearning framework (Simon, Dickens, Karkada & DeWeese, TMLR 2023; Bordelon,
 Canatar & Pehlevan, ICML 2020; Canatar, Bordelon & Pehlevan, Nat. Commun. 2021) computes from
 the eigenvalues λ_k, multiplicities N_k = N(d, k) and the target's per-degree energies
-``v_k² = ‖Π_k f*‖²_{L²(σ)}`` (docs/theory.md, "Learning curves"):
+``v_k² = ‖Π_k f*‖²_{L²(σ)}`` (docs/theory.md §6.5):
 
 - effective regularization κ > 0: ``Σ_k N_k λ_k/(λ_k + κ) + δ/κ = n``;
 - learnability of degree k: ``L_k = λ_k/(λ_k + κ)`` (conservation ``Σ_k N_k L_k = n`` at δ = 0);

@@ -20,8 +20,7 @@ relative precision next to t = ±1 even in deep networks and in d = 2. ReLU, erf
 family a·sin(b·u + c) use closed forms (Cho & Saul 2009; Williams 1997; ``ntkspec.activations``,
 exact at SIREN scale); any other activation uses 2-D Gauss–Hermite quadrature of the dual
 activation and of its derivative kernel, with an error estimate (``Kernel.quadrature_error``)
-and an order raised until it meets ``quad_tol``, or a ValueError (docs/theory.md, "Sine
-activations, trained zero-initialized biases, and honest Gauss–Hermite kernels"). A trained
+and an order raised until it meets ``quad_tol``, or a ValueError (docs/theory.md §6.2). A trained
 bias initialized at zero (``trained_bias`` = β², Basri et al. 2019) adds β² to Θ_0..Θ_{L-1}.
 The ReLU duals have a custom JVP: the derivative of k1 is k0 (finite at ±1); the derivative
 of k0 is infinite at ρ = ±1 and is returned there as a huge finite number (≈ 1/√tiny) so that

@@ -2,7 +2,7 @@
 
 A quadrature rule ``{(x_i, c_i)}`` replaces ``∫ g dσ`` (σ the *normalized* uniform measure) by
 ``Σ_i c_i g(x_i)``. For nonuniform training data, a weighted loss with such weights restores the
-uniform-measure spectrum of gradient descent (docs/theory.md, "Quadrature weights").
+uniform-measure spectrum of gradient descent (docs/theory.md §6.4).
 
 Everything is measured without a harmonic basis, through the addition theorem
 ``Σ_j Y_kj(x) Y_kj(y) = N(d,k) P_k(<x, y>)``: the squared exactness defect of a rule at degree k,
@@ -13,7 +13,7 @@ summed over an orthonormal basis of the degree-k harmonics, is
 
 and ``√D_k`` is the worst integration error over unit-norm degree-k harmonics.
 
-Methods of :func:`quadrature_weights` (accuracy and references: docs/theory/quadrature.md):
+Methods of :func:`quadrature_weights` (accuracy and references: docs/theory.md §6.4):
 
 - ``"lsq"``: the minimum-norm weights exact for every harmonic of degree <= L, ``c = G⁺ 1``
   with ``G = Σ_{k<=L} N(d,k) P_k(<x_i, x_j>)``, or the exact ones nearest a base rule
@@ -270,7 +270,7 @@ def quadrature_weights(
 ) -> QuadratureWeights:
     """Quadrature weights ``c`` for points ``X`` on S^{d-1}: ``Σ_i c_i g(x_i) ≈ ∫ g dσ``.
 
-    Methods (see the module docstring and docs/theory/quadrature.md):
+    Methods (see the module docstring and docs/theory.md §6.4):
 
     - ``"lsq"``: let Y be the (M × n) matrix of an orthonormal basis of the harmonics of degree
       <= L at the points. Exactness is ``Y c = e_0`` (∫Y_0 = 1, the others 0). Its minimum-norm

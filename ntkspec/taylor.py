@@ -7,7 +7,7 @@ of every dimension, so (Schoenberg 1942) its Taylor coefficients at t = 0 are no
     λ_k = Σ_{n >= k, n ≡ k (mod 2)} a_n λ_k(tⁿ),
     λ_k(tⁿ) = n!/(n-k)! · Γ(d/2) Γ((n-k+1)/2) / (√π 2^k Γ((n+k+d)/2))
 
-(docs/theory.md, "Spectrum routes"): a sum of nonnegative terms, with no cancellation and
+(docs/theory.md §6.1): a sum of nonnegative terms, with no cancellation and
 hence full relative precision for λ_k far below ε·λ_0 (high dimension, high degree).
 
 Coefficients. The layer maps are composed as power series (Taylor-mode arithmetic) with

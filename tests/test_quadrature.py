@@ -210,7 +210,7 @@ def _rate(method, d, ns, keys=4, **kw):
 
 
 def test_voronoi_converges_like_one_over_n():
-    # random points on S^2: O(n^-1) (docs/theory/quadrature.md); Monte Carlo is O(n^-1/2).
+    # random points on S^2: O(n^-1) (docs/theory.md §6.4); Monte Carlo is O(n^-1/2).
     slope, errs = _rate("voronoi", 3, [250, 500, 1000, 2000])
     assert slope < -0.8, (slope, errs)
     assert errs[-1] < 0.1 * np.exp(1) / np.sqrt(2000)

@@ -1,4 +1,4 @@
-"""Agreement between a measured and a predicted per-degree curve (docs/theory/compare.md).
+"""Agreement between a measured and a predicted per-degree curve (docs/theory.md §6.6).
 
 A degree is compared only on records after step 0 whose predicted factor is at least
 :data:`COMPARE_FLOOR` (below it relative errors are dominated by what is left of the other

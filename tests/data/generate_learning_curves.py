@@ -2,7 +2,7 @@
 
 Independent of ntkspec: the eigenvalues are the 32-digit mpmath values of
 ``spectra_reference.json`` (k = 0..100), the multiplicities are exact integers computed here,
-and the equations (docs/theory.md, "Learning curves") are solved at 50 digits:
+and the equations (docs/theory.md §6.5) are solved at 50 digits:
 
     Σ_{k<=100} N_k λ_k/(λ_k + κ) + (δ + τ)/κ = n,   τ = κ(1) − Σ_{k<=100} N_k λ_k,
     L_k = λ_k/(λ_k + κ),  E0 = n/(n − Σ N_k L_k²),
