@@ -1,9 +1,17 @@
 """ntkspec: spectral bias on the hypersphere, from theory to real gradient descent.
 
-Public API (see README.md): sphere geometry, infinite-width kernels, Funk–Hecke spectra.
+Public API (see README.md and the documentation site, ``make docs``): sphere geometry,
+infinite-width kernels, certified Funk–Hecke spectra, per-degree predictions for linear
+optimizers and quadratic losses, real training runs, nonuniform data and quadrature weights,
+learning curves. Submodules with their own namespaces: ``ntkspec.losses``,
+``ntkspec.optimizers``, ``ntkspec.experiments``, ``ntkspec.interop``.
 """
 
+from ntkspec import losses, optimizers
+from ntkspec.activations import Sine
 from ntkspec.compare import CompareConfig, Comparison, compare
+from ntkspec.curves import DegreeCurves
+from ntkspec.distributions import distribution
 from ntkspec.dynamics import (
     Prediction,
     max_stable_lr,
@@ -14,9 +22,12 @@ from ntkspec.dynamics import (
     steps_to_fit,
 )
 from ntkspec.empirical import empirical_ntk
+from ntkspec.generalization import LearningCurve, gd_learning_curve, learning_curve
 from ntkspec.kernels import Kernel, mlp_kernel
+from ntkspec.krr import kernel_regression_curve
 from ntkspec.models import mlp
-from ntkspec.spectrum import Spectrum, spectrum
+from ntkspec.quadrature import QuadratureWeights, gauss_grid, quadrature_weights
+from ntkspec.spectrum import DecayFit, Spectrum, spectrum
 from ntkspec.sphere import (
     degree_energy,
     equispaced_circle,
@@ -25,28 +36,42 @@ from ntkspec.sphere import (
     random_harmonic,
     sample_sphere,
 )
-from ntkspec.train import TrainRecord, train
+from ntkspec.train import TrainRecord, fit, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CompareConfig",
     "Comparison",
+    "DecayFit",
+    "DegreeCurves",
     "Kernel",
+    "LearningCurve",
     "Prediction",
+    "QuadratureWeights",
+    "Sine",
     "Spectrum",
     "TrainRecord",
     "compare",
     "degree_energy",
+    "distribution",
     "empirical_ntk",
     "equispaced_circle",
+    "fit",
+    "gauss_grid",
+    "gd_learning_curve",
     "gegenbauer",
+    "kernel_regression_curve",
+    "learning_curve",
+    "losses",
     "max_stable_lr",
     "mlp",
     "mlp_kernel",
     "multiplicity",
+    "optimizers",
     "predict_residual",
     "predict_residual_gram",
+    "quadrature_weights",
     "random_harmonic",
     "sample_sphere",
     "sobolev_matrix",
