@@ -98,7 +98,8 @@ def equispaced_circle(n: int, *, offset: float = 0.0, dtype=None) -> jax.Array:
     """``n`` equispaced points on S^1: ``(cos θ_i, sin θ_i)``, ``θ_i = offset + 2π i / n``.
 
     On these points every rotation-invariant Gram matrix is circulant and the DFT
-    diagonalizes it exactly (docs/theory.md §3.2); :func:`degree_energy` then uses the exact DFT path.
+    diagonalizes it exactly (docs/theory.md §3.2); :func:`degree_energy` then uses the exact DFT
+    path.
     """
     n = check_int("n", n, minimum=1)
     offset = check_real("offset", offset)
@@ -228,7 +229,8 @@ def degree_energy(
 ) -> np.ndarray:
     """Energy ``‖Π_k f‖²_{L²(σ)}`` of a sampled function in each degree ``k = 0..kmax``.
 
-    Uses the addition theorem (docs/theory.md §1.3): ``(Π_k f)(x) = N(d,k) ∫ P_k(<x,y>) f(y) dσ(y)``, so
+    Uses the addition theorem (docs/theory.md §1.3):
+    ``(Π_k f)(x) = N(d,k) ∫ P_k(<x,y>) f(y) dσ(y)``, so
 
         E_k = N(d, k) Σ_ij c_i c_j f(x_i) f(x_j) P_k(<x_i, x_j>),
 

@@ -87,10 +87,7 @@ needs_site = pytest.mark.skipif(_site_skip_reason() is not None, reason=str(_sit
 
 
 #: Modules whose docstring examples are known to fail, with the reason (reported upstream).
-KNOWN_DOCTEST_FAILURES = {
-    "ntkspec.interop.neural_tangents": "from_stax's example marks `from neural_tangents import "
-    "stax` +SKIP but runs the next lines, which use `stax` (NameError); they need +SKIP too",
-}
+KNOWN_DOCTEST_FAILURES: dict[str, str] = {}
 
 
 # ----------------------------------------------------------------------------- sources

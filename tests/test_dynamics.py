@@ -28,7 +28,8 @@ pytestmark = pytest.mark.precision
 
 @pytest.fixture(scope="module")
 def spec3():
-    # Two-layer ReLU NTK on S^2: λ_0..λ_6 = 1/2, 1/3, 5/64, 0, 1/192, 0, 23/16384 (docs/theory.md §2.7).
+    # Two-layer ReLU NTK on S^2: λ_0..λ_6 = 1/2, 1/3, 5/64, 0, 1/192, 0, 23/16384
+    # (docs/theory.md §2.7).
     return spectrum(mlp_kernel(1), 3, 8)
 
 

@@ -1,6 +1,7 @@
 """Precision independence: ntkspec's float64 results do not depend on JAX's global x64 flag.
 
-docs/theory.md §5.6: spectra and predictions are float64 and correct whatever the user's x64 flag is;
+docs/theory.md §5.6: spectra and predictions are float64 and correct whatever the user's x64 flag
+is;
 the library never flips the global config. The suite runs with x64 on (conftest.py); here
 
 1. every test marked ``precision`` (spectrum values, kernels, Gegenbauer polynomials and

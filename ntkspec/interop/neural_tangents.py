@@ -1,6 +1,7 @@
 """Adapter between ntkspec and neural-tangents ``stax`` (optional: ``pip install 'ntkspec[nt]'``).
 
-Scaling (docs/theory.md §2.9). neural-tangents (NT) divides the first layer's covariance by the fan-in:
+Scaling (docs/theory.md §2.9). neural-tangents (NT) divides the first layer's covariance by the
+fan-in:
 ``Dense(m, W_std=σ)`` on an input ``x ∈ R^d`` has pre-activation covariance ``σ² <x, x'>/d + b²``.
 ntkspec's convention has no ``1/d``: ``σ_w0² <x, x'> + σ_b²`` on unit-norm ``x``. So an NT
 kernel on the scaled inputs ``√d·x`` equals the ntkspec kernel on ``x``; both functions here
@@ -192,7 +193,8 @@ def from_stax(
         ``kernel_fn`` you pass already comes from it.
 
     >>> from neural_tangents import stax  # doctest: +SKIP
-    >>> *_, kf = stax.serial(stax.Dense(1, W_std=2**0.5), stax.Relu(), stax.Dense(1))
+    >>> net = stax.Dense(1, W_std=2**0.5), stax.Relu(), stax.Dense(1)  # doctest: +SKIP
+    >>> *_, kf = stax.serial(*net)  # doctest: +SKIP
     >>> spectrum(from_stax(kf, 3), 3, kmax=2).eigenvalues  # 1/2, 1/3, 5/64 # doctest: +SKIP
     """
     if not callable(kernel_fn):
