@@ -18,7 +18,6 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jax.typing import ArrayLike
 
-from ntkspec import models
 from ntkspec._validate import check_choice, check_int
 
 __all__ = ["empirical_ntk", "METHODS"]
@@ -59,12 +58,13 @@ def empirical_ntk(
         ``"ntk_vp"``: NTK-vector products ``Θ v = J1 (J2ᵀ v)`` by ``jax.vjp`` then ``jax.jvp``,
         applied to the identity columns of each block (no per-example ``grad``; the b VJP
         results of one block are held at a time).
-        ``"structured"``: only for ``mlp`` models — the layer-wise factorization
+        ``"structured"``: only for ``mlp`` models and those of :mod:`ntkspec.arch_models`
+        (residual MLPs, Fourier-feature networks, SIREN) — the layer-wise factorization
         ``Θ = Σ_l (A_l A_l'ᵀ + σ_b²) ∘ (G_l G_l'ᵀ)`` from forward inputs ``A_l`` and
         back-propagated signals ``G_l = ∂f/∂h_l``, computed per block (memory
         O(block·width·depth), no parameter Jacobian); a centered net averages the kernels of
         its two copies.
-        ``"auto"`` (default): ``"structured"`` for ``mlp`` models, else ``"jacobian"``.
+        ``"auto"`` (default): ``"structured"`` for those models, else ``"jacobian"``.
       block_size: rows (and columns) per block. Default: chosen so that one block's working
         memory stays near 1 GB (``"ntk_vp"`` is also capped at 256).
       mesh: a ``jax.sharding.Mesh``: the rows of every block are sharded over its first axis
@@ -94,9 +94,9 @@ def empirical_ntk(
     check_choice("method", method, METHODS)
     if block_size is not None:
         block_size = check_int("block_size", block_size, minimum=1)
-    spec = models._spec_of(apply_fn)
-    if isinstance(apply_fn, models.MLP):
-        apply_fn = apply_fn.apply
+    if isinstance(apply_fn, tuple) and callable(getattr(apply_fn, "apply", None)):
+        apply_fn = apply_fn.apply  # a model (MLP, ResNet, FourierNet): its apply function
+    spec = _structured_spec(apply_fn)
     if not callable(apply_fn):
         raise TypeError(
             f"Expected apply_fn to be a function apply_fn(params, X) -> (n,); got "
@@ -105,7 +105,8 @@ def empirical_ntk(
     if method == "structured" and spec is None:
         raise TypeError(
             "method='structured' needs the apply function of a network built by "
-            "ntkspec.models.mlp (pass model.apply); use method='jacobian' or 'ntk_vp' otherwise."
+            "ntkspec.models.mlp or ntkspec.arch_models (resnet, fourier_net, siren; pass "
+            "model.apply); use method='jacobian' or 'ntk_vp' otherwise."
         )
     if method == "auto":
         method = "structured" if spec is not None else "jacobian"
@@ -119,10 +120,10 @@ def empirical_ntk(
     itemsize = jnp.dtype(out_dtype).itemsize
 
     if method == "structured":
-        models._check_params(spec, params)
+        spec.check_params(params)
         static = spec  # the structured block functions take the static spec, not apply_fn
         # Per block: features O(b·width·(depth+1)) for both sides plus a few (b, b) products.
-        per_feature_row = 4 * itemsize * (spec.width * (spec.depth + 1) + 2)
+        per_feature_row = 4 * itemsize * (spec.feature_columns + 2)
         b = min(math.isqrt(_MEMORY_BUDGET // (8 * itemsize)), _MEMORY_BUDGET // per_feature_row)
         offdiag, ondiag = _structured_block, _structured_diag_block
     else:
@@ -345,10 +346,21 @@ def _ntk_vp_diag_block(apply_fn, params, x):
 
 
 # ----------------------------------------------------------------------------- structured
+def _structured_spec(apply_fn):
+    """The static spec behind a structured network's apply function, else None.
+
+    A spec provides ``check_params``, ``layer_features(params, x) -> [(A_l, G_l)]`` (one
+    copy), ``bias_grad_vars`` (c_l² per entry), ``centered`` and ``feature_columns``: the
+    apply functions of :func:`ntkspec.models.mlp` and of :mod:`ntkspec.arch_models`.
+    """
+    spec = getattr(apply_fn, "spec", None)
+    return spec if callable(getattr(spec, "layer_features", None)) else None
+
+
 def _mlp_features(spec, params, x):
-    """Per-copy, per-layer (A_l, G_l) of an mlp (see ``models._layer_features``)."""
+    """Per-copy, per-layer (A_l, G_l) of a structured network (``spec.layer_features``)."""
     copies = params if spec.centered else [params]
-    return [models._layer_features(spec, p, x) for p in copies]
+    return [spec.layer_features(p, x) for p in copies]
 
 
 def _structured(spec, f1, f2):

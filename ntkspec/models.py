@@ -75,6 +75,26 @@ class _Spec:
         return (self.bias_var + self.trained_bias,) * self.depth + (self.bias_var,)
 
     @property
+    def feature_columns(self) -> int:
+        """Columns of the per-layer features (memory estimate of the structured NTK)."""
+        return self.width * (self.depth + 1)
+
+    def input_dim(self, params) -> int:
+        return int(jnp.shape(params[0]["w"])[0])
+
+    def check_params(self, params) -> list:
+        """The copies of ``params`` (one, or two when centered), checked."""
+        return _check_params(self, params)
+
+    def forward(self, params, X) -> jax.Array:
+        """Outputs ``(n,)`` of one copy."""
+        return _forward(self, params, X)
+
+    def layer_features(self, params, X) -> list[tuple[jax.Array, jax.Array]]:
+        """Per-layer ``(A_l, G_l)`` of one copy (structured empirical NTK)."""
+        return _layer_features(self, params, X)
+
+    @property
     def bias_init_std(self) -> float:
         """Standard deviation of the hidden-layer bias parameters at initialization."""
         total = self.bias_var + self.trained_bias
