@@ -511,20 +511,13 @@ _COMPARE_FIELDS = (
     "record_every",
     "seed",
 )
-_CHECKPOINT = "checkpoint.npz"
-
-
-def _checkpoint_step(path: Path) -> int | None:
-    from ntkspec.checkpoint import step_of
-
-    return step_of(path)
 
 
 def _resolve_compare(args: argparse.Namespace):
     """``(config, out directory)`` for a new run or for ``--resume``."""
     from ntkspec._validate import check_int
     from ntkspec.compare import load_config
-    from ntkspec.rundir import check_output_dir, resume
+    from ntkspec.rundir import prepare, resume
 
     if args.checkpoint_every is not None:
         check_int("checkpoint_every", args.checkpoint_every, minimum=1)
@@ -534,17 +527,7 @@ def _resolve_compare(args: argparse.Namespace):
     if args.resume is None:
         overrides = {k: getattr(args, k) for k in _COMPARE_FIELDS}
         cfg = load_config(args.config, preset=args.preset, overrides=overrides)
-        out = check_output_dir(args.out or "ntkspec-out", cfg.to_dict(), force=args.force)
-        ckpt = out / _CHECKPOINT
-        if ckpt.exists():
-            if not args.force:
-                step = _checkpoint_step(ckpt)
-                at = "" if step is None else f" (checkpoint at step {step} of {cfg.steps})"
-                raise ValueError(
-                    f"{out} holds an unfinished run of this configuration{at}; continue it with "
-                    f"'ntkspec compare --resume {out}' or pass --force to start over."
-                )
-            ckpt.unlink()
+        out = prepare(args.out or "ntkspec-out", cfg.to_dict(), steps=cfg.steps, force=args.force)
         return cfg, out
     given = [k for k in _COMPARE_FIELDS if getattr(args, k) is not None]
     given += [k for k in ("preset", "config", "out") if getattr(args, k) is not None]
@@ -560,10 +543,15 @@ def _flops(x: float) -> str:
 
 
 def _print_compare_cost(cfg) -> None:
-    """One stderr line: FLOPs by part and a calibrated time estimate."""
-    from ntkspec.compare import estimate_cost
+    """One stderr line: FLOPs by part and a calibrated time estimate (or why there is none)."""
+    from ntkspec.experiments.config import ExperimentConfig
+    from ntkspec.experiments.cost import estimate_cost
 
-    est = estimate_cost(cfg)
+    try:
+        est = estimate_cost(cfg if isinstance(cfg, ExperimentConfig) else cfg.to_dict())
+    except ValueError as e:  # a user network (model.factory): no FLOP model
+        print(f"cost: not available ({_one_line(str(e))})", file=sys.stderr, flush=True)
+        return
     print(
         f"cost: ~{_flops(est.flops)} FLOP (training {_flops(est.flops_train)}, 2 empirical "
         f"NTKs {_flops(est.flops_ntk)}, Gram/eigendecompositions {_flops(est.flops_linalg)}); "
@@ -576,13 +564,14 @@ def _print_compare_cost(cfg) -> None:
 def _run_compare(args: argparse.Namespace) -> int:
     from ntkspec.compare import check_learnable, compare
     from ntkspec.report import running, summary_table, write_report
+    from ntkspec.rundir import CHECKPOINT, checkpoint_step
 
     if _sectioned(args):
         return _run_experiment(args)
     cfg, out = _resolve_compare(args)
-    ckpt = out / _CHECKPOINT
+    ckpt = out / CHECKPOINT
     if args.resume is not None:
-        step = _checkpoint_step(ckpt)
+        step = checkpoint_step(out)
         start = "step 0 (no checkpoint)" if step is None else f"step {step}"
         print(f"resuming {out} from {start} of {cfg.steps}", file=sys.stderr)
     try:
@@ -597,7 +586,7 @@ def _run_compare(args: argparse.Namespace) -> int:
                 checkpoint_every=args.checkpoint_every,
             )
     except BaseException:
-        step = _checkpoint_step(ckpt)
+        step = checkpoint_step(out)
         if step is not None:
             print(
                 f"{_PROG}: run stopped; step {step} is checkpointed: continue with "
@@ -667,7 +656,7 @@ def _run_experiment(args: argparse.Namespace) -> int:
     """compare through ntkspec.experiments: metrics.json, report.md, run.json in --out."""
     from ntkspec._io import atomic_write_text
     from ntkspec.experiments import compare, format_experiment
-    from ntkspec.experiments.summary import decay_figure
+    from ntkspec.experiments.summary import write_figures
     from ntkspec.rundir import CHECKPOINT, checkpoint_step, finish, running
 
     cfg, out = _experiment_config(args)
@@ -676,18 +665,16 @@ def _run_experiment(args: argparse.Namespace) -> int:
         start = "step 0 (no checkpoint)" if step is None else f"step {step}"
         print(f"resuming {out} from {start} of {cfg.run.steps}", file=sys.stderr)
     with running(out, cfg.to_dict()):
+        if not args.quiet:
+            _print_compare_cost(cfg)
         exp = compare(cfg, callback=_progress(args.quiet), checkpoint=out / CHECKPOINT,
                       checkpoint_every=args.checkpoint_every)  # fmt: skip
         exp.save(out / "metrics.json")
         text = format_experiment(exp)
-        try:  # an optional output never fails a finished run
-            decay_figure(exp, out / "decay.png")
-            figure = "\n![per-degree decay](decay.png)\n"
-        except OSError:
-            raise
-        except Exception as e:
-            figure = f"\ndecay.png: not available ({_one_line(str(e)) or type(e).__name__}).\n"
-        atomic_write_text(out / "report.md", f"# ntkspec compare\n\n```\n{text}\n```\n{figure}")
+        figures = "\n".join(write_figures(exp, out))  # optional: never fail a finished run
+        atomic_write_text(
+            out / "report.md", f"# ntkspec compare\n\n```\n{text}\n```\n\n{figures}\n"
+        )
     finish(out, cfg.to_dict(), diverged=exp.diverged)
     print(text)
     print(f"report: {out / 'report.md'}")

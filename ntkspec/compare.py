@@ -24,7 +24,6 @@ import tomllib
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -34,10 +33,26 @@ from ntkspec._io import atomic_write_json, json_floats
 from ntkspec._validate import check_choice, check_int, check_positive
 from ntkspec.dynamics import max_stable_lr, predict_residual, predict_residual_gram
 from ntkspec.empirical import empirical_ntk
+from ntkspec.experiments import cost as experiment_cost
+from ntkspec.experiments import metrics
+from ntkspec.experiments import width as experiment_width
+from ntkspec.experiments.config import (
+    MAX_POINTS,
+    MAX_SEED,
+    TargetConfig,
+    degrees_and_amplitudes,
+    int_tuple,
+)
+from ntkspec.experiments.cost import CostEstimate
+from ntkspec.experiments.data import make_target
+from ntkspec.experiments.learnability import learnable_mask, unlearnable_degrees
+from ntkspec.experiments.metrics import COMPARE_FLOOR, MIN_COMPARED_RECORDS  # noqa: F401 (0.1 names)
+from ntkspec.experiments.schedule import record_schedule
+from ntkspec.experiments.width import WidthStudy
 from ntkspec.kernels import ACTIVATIONS, mlp_kernel
 from ntkspec.models import mlp
 from ntkspec.spectrum import Spectrum, spectrum
-from ntkspec.sphere import _circle, degree_energy, random_harmonic, sample_sphere
+from ntkspec.sphere import _circle, degree_energy
 from ntkspec.train import TrainRecord, train
 
 __all__ = [
@@ -54,18 +69,6 @@ __all__ = [
     "unlearnable_degrees",
     "width_study",
 ]
-
-#: Compare a degree only while its predicted residual factor is at least this.
-COMPARE_FLOOR = 0.05
-#: Seeds are 32-bit: with JAX x64 off, ``jax.random.key`` keeps only the low 32 bits.
-MAX_SEED = 2**32 - 1
-#: compare holds several dense n × n float64 matrices and diagonalizes them (O(n³)).
-MAX_POINTS = 16384
-#: Targets stay in the lazy regime only when small; this bound only refuses absurd values.
-MAX_AMPLITUDE = 1e6
-#: A degree's max error is reported only if it was compared on at least this many records
-#: after step 0 (at step 0 every prediction equals the measurement, 1, by construction).
-MIN_COMPARED_RECORDS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,20 +131,10 @@ class CompareConfig:
         sampling = check_choice("sampling", self.sampling, ("uniform", "equispaced"))
         if sampling == "equispaced" and dim != 2:
             raise ValueError(f"Expected dim = 2 for sampling='equispaced' (S^1); got dim = {dim}.")
-        degrees = _int_tuple("degrees", self.degrees)
-        if not degrees or len(set(degrees)) != len(degrees):
-            raise ValueError(f"Expected a non-empty list of distinct degrees; got {degrees}.")
+        degrees, amps = degrees_and_amplitudes(self.degrees, self.amplitudes)
         if sampling == "equispaced" and max(degrees) >= n / 2:
             raise ValueError(
                 f"Expected degrees below the Nyquist degree n/2 = {n / 2:g}; got {max(degrees)}."
-            )
-        amps = _float_tuple("amplitudes", self.amplitudes)
-        if len(amps) == 1:
-            amps = amps * len(degrees)
-        if len(amps) != len(degrees):
-            raise ValueError(
-                f"Expected one amplitude per degree ({len(degrees)}) or a single one; "
-                f"got {len(amps)}."
             )
         lr = None if self.lr is None else check_positive("lr", self.lr)
         frac = check_positive("lr_fraction", self.lr_fraction)
@@ -177,28 +170,6 @@ class CompareConfig:
         d = dataclasses.asdict(self)
         d["degrees"], d["amplitudes"] = list(self.degrees), list(self.amplitudes)
         return d
-
-
-def _int_tuple(name, value) -> tuple[int, ...]:
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        value = (value,)
-    if not isinstance(value, list | tuple):
-        raise TypeError(f"Expected {name} to be a list of integers; got {value!r}.")
-    return tuple(check_int(f"{name} entry", v, minimum=0, maximum=10_000) for v in value)
-
-
-def _float_tuple(name, value) -> tuple[float, ...]:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        value = (value,)
-    if not isinstance(value, list | tuple) or not value:
-        raise TypeError(f"Expected {name} to be a non-empty list of numbers; got {value!r}.")
-    values = tuple(check_positive(f"{name} entry", v) for v in value)
-    if max(values) > MAX_AMPLITUDE:
-        raise ValueError(
-            f"Expected {name} <= {MAX_AMPLITUDE:g} (the target should be small: ~0.1 keeps "
-            f"training lazy); got {max(values)!r}."
-        )
-    return values
 
 
 #: Named configurations for ``ntkspec compare --preset``.
@@ -354,60 +325,13 @@ class Comparison:
 def _points(cfg: CompareConfig, key) -> np.ndarray:
     if cfg.sampling == "equispaced":
         return _circle(cfg.n)  # equispaced_circle's points, float64 under any x64 setting
-    X = np.asarray(sample_sphere(key, cfg.n, cfg.dim, dtype=np.float32), dtype=np.float64)
-    return X / np.linalg.norm(X, axis=1, keepdims=True)
+    return experiment_width.sample_points(key, cfg.n, cfg.dim)
 
 
 def _target(cfg: CompareConfig, X: np.ndarray, key) -> np.ndarray:
-    """Σ_k A_k h_k with unit-norm random harmonics h_k (on S^1: √2 sin(kθ + φ_k))."""
-    y = np.zeros(len(X))
-    with _compat.random_streams():
-        keys = jax.random.split(key, len(cfg.degrees))
-    for k, amp, kk in zip(cfg.degrees, cfg.amplitudes, keys, strict=True):
-        if cfg.sampling == "equispaced":
-            with _compat.random_streams():
-                phase = float(jax.random.uniform(kk, (), minval=0.0, maxval=2 * np.pi))
-            theta = np.arctan2(X[:, 1], X[:, 0])
-            h = np.sqrt(2.0) * np.sin(k * theta + phase) if k else np.ones(len(X))
-        else:
-            h = random_harmonic(kk, X, k)
-        y += amp * h
-    return y
-
-
-class CostEstimate(NamedTuple):
-    """What :func:`compare` will cost (:func:`estimate_cost`): FLOPs and, if calibrated, time.
-
-    Attributes:
-      flops_train: GD training, ``steps × 12 n (d·m + (L−1)·m² + m)``: forward (2 flops per
-        multiply-add) plus backward (twice the forward) of both copies of the centered MLP
-        (depth L, width m) on n points.
-      flops_ntk: the two empirical NTKs (at init and after training), structured method:
-        features as in one training step, plus per copy ``2 n² (d + 2 L m + 1)`` for the
-        per-layer Gram products.
-      flops_linalg: the dense n × n work on the host: one ``eigvalsh`` (stability limit,
-        ≈ 4n³/3), two ``eigh`` with vectors (the ∞-Gram and empirical-NTK predictions,
-        ≈ 9n³ each; Golub & Van Loan) and the per-degree energies of every record
-        (``2 n² (kmax + 1)`` each).
-      flops: the total.
-      step_seconds: estimated seconds per training step (NaN if not calibrated).
-      seconds: estimated total seconds, every FLOP at the rate a timed calibration step
-        achieved, plus its compilation time for each program compiled (NaN if not
-        calibrated). A rough guide (figures, host work and other processes are not
-        modelled), not a bound.
-    """
-
-    flops_train: float
-    flops_ntk: float
-    flops_linalg: float
-    flops: float
-    step_seconds: float
-    seconds: float
-
-
-def _step_flops(n: int, d: int, depth: int, width: int) -> float:
-    """One GD step of the centered MLP: 2 copies × (forward + backward ≈ 3 forward)."""
-    return 2 * 3 * 2.0 * n * (d * width + (depth - 1) * width**2 + width)
+    """Σ_k A_k h_k with unit-norm random harmonics h_k (on S^1 equispaced: √2 sin(kθ + φ_k))."""
+    target = TargetConfig(cfg.degrees, cfg.amplitudes)
+    return make_target(target, X, key, sines=cfg.sampling == "equispaced")
 
 
 def estimate_cost(
@@ -415,117 +339,14 @@ def estimate_cost(
 ) -> CostEstimate:
     """FLOPs of :func:`compare` for ``config`` and, with ``calibrate``, a time estimate.
 
-    The calibration compiles one GD step of the configured network, reduced to at most 256
-    points and width 2048 to stay quick, times three runs of it and scales by FLOPs; the
-    formulas are in :class:`CostEstimate`.
+    The 0.1 front-end of :func:`ntkspec.experiments.cost.estimate_cost` (formulas in
+    :class:`~ntkspec.experiments.cost.CostEstimate`).
 
     >>> est = estimate_cost({"n": 100, "width": 10, "steps": 10, "dim": 3}, calibrate=False)
     >>> est.flops_train == 10 * 12 * 100 * (3 * 10 + 10)
     True
     """
-    import time
-
-    cfg = _resolve(config)
-    n, d, L, m = cfg.n, cfg.dim, cfg.depth, cfg.width
-    step = _step_flops(n, d, L, m)
-    kmax = max(cfg.degrees) + 1
-    records = len(record_schedule(cfg.steps, cfg.record_every))
-    flops_train = cfg.steps * step
-    flops_ntk = 2 * (step / 3 + 2 * 2.0 * n * n * (d + 2 * L * m + 1))
-    flops_linalg = (4 / 3 + 2 * 9) * float(n) ** 3 + 2.0 * n * n * (kmax + 1) * records
-    total = flops_train + flops_ntk + flops_linalg
-    if not calibrate:
-        return CostEstimate(flops_train, flops_ntk, flops_linalg, total, np.nan, np.nan)
-    small = dataclasses.replace(cfg, n=min(n, 256), width=min(m, 2048))
-    model, params = _model(small, jax.random.key(0))
-    with _compat.random_streams():
-        X = sample_sphere(jax.random.key(1), small.n, d, dtype=jax.numpy.float32)
-    y = jax.numpy.zeros(small.n, dtype=jax.numpy.float32)
-
-    def loss(p):
-        return 0.5 * jax.numpy.mean((model.apply(p, X) - y) ** 2)
-
-    grad = jax.jit(jax.value_and_grad(loss))
-    t0 = time.perf_counter()
-    jax.block_until_ready(grad(params))  # compile
-    compile_seconds = time.perf_counter() - t0
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        jax.block_until_ready(grad(params))
-        times.append(time.perf_counter() - t0)
-    rate = _step_flops(small.n, d, L, small.width) / max(float(np.median(times)), 1e-9)
-    # Compilation: one program per distinct chunk length of the schedule, plus the NTKs'.
-    programs = len(np.unique(np.diff(record_schedule(cfg.steps, cfg.record_every)))) + 2
-    step_seconds, seconds = step / rate, total / rate + programs * compile_seconds
-    return CostEstimate(flops_train, flops_ntk, flops_linalg, total, step_seconds, seconds)
-
-
-def record_schedule(steps: int, record_every: int) -> np.ndarray:
-    """The steps :func:`compare` records: log-spaced early, then every ``record_every``.
-
-    ``0, 1, 2, 3, 4, 6, 8, 12, 16, …`` (two per octave, ``2^j`` and ``3·2^(j-1)``) below
-    ``record_every``, then the multiples of ``record_every``, then ``steps``. A degree whose
-    residual halves every h steps thus gets records from t ≈ h on, whatever h is, while the
-    gaps between early records (the compiled chunk lengths of
-    :func:`ntkspec.train.train`) are only powers of two.
-
-    Returns:
-      int64 ``(T,)``, strictly increasing, from 0 to ``steps``.
-
-    >>> record_schedule(40, 10).tolist()
-    [0, 1, 2, 3, 4, 6, 8, 10, 20, 30, 40]
-    """
-    steps = check_int("steps", steps, minimum=0)
-    record_every = check_int("record_every", record_every, minimum=1)
-    limit = min(record_every, steps + 1)
-    early = {1} | {m << j for j in range(limit.bit_length()) for m in (2, 3)}
-    times = [0, *sorted(t for t in early if t < limit)]
-    times += range(record_every, steps, record_every)
-    if times[-1] != steps:
-        times.append(steps)
-    return np.asarray(times, dtype=np.int64)
-
-
-def unlearnable_degrees(kernel, dim: int, degrees) -> dict[int, str]:
-    """Target degrees whose eigenvalue is zero within error, with the reason, by degree.
-
-    Gradient descent in the kernel regime multiplies degree k's residual by ``1 − ηλ_k`` per
-    step: where ``λ_k = 0`` it never decays. For bias-free kernels a whole parity class
-    vanishes (the odd degrees k >= 3 of a two-layer ReLU NTK, the even degrees of an odd
-    activation such as ``identity``, ``erf`` or ``sin``); the reason then says so.
-
-    Args:
-      kernel: a :class:`ntkspec.kernels.Kernel` (its NTK is used).
-      dim: ambient dimension d.
-      degrees: the target degrees.
-
-    Returns:
-      ``{k: reason}`` for every degree that cannot be learned (empty if all can).
-    """
-    degrees = [int(k) for k in degrees]
-    probe = spectrum(kernel, dim, max(max(degrees) + 2, 9))
-    zero = probe.zero_within_error()
-    out = {}
-    for k in degrees:
-        if not zero[k]:
-            continue
-        reason = (
-            f"lambda_{k} = {probe.eigenvalues[k]:.3g} is zero within its error "
-            f"{probe.error[k]:.2g}, so gradient descent never reduces its residual"
-        )
-        same = np.arange(k % 2, probe.kmax + 1, 2)
-        nonzero = same[~zero[same]]
-        first = int(nonzero.max()) + 2 if nonzero.size else k % 2  # zero from here on
-        if k >= first and (same >= first).sum() >= 2:
-            parity = "odd" if k % 2 else "even"
-            reason += f" (every {parity} degree >= {first} vanishes for this kernel"
-            if getattr(kernel, "bias_var", None) == 0:
-                reason += ": a parity zero of a bias-free kernel; bias_var > 0 or another "
-                reason += "activation or depth may change it"
-            reason += ")"
-        out[k] = reason
-    return out
+    return experiment_cost.estimate_cost(_resolve(config).to_dict(), calibrate=calibrate)
 
 
 def check_learnable(config: CompareConfig | Mapping | None = None) -> np.ndarray:
@@ -542,33 +363,15 @@ def check_learnable(config: CompareConfig | Mapping | None = None) -> np.ndarray
     kernel = mlp_kernel(
         cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var
     )
-    bad = unlearnable_degrees(kernel, cfg.dim, cfg.degrees)
-    if bad and not cfg.allow_unlearnable:
-        listed = "; ".join(f"degree {k}: {why}" for k, why in bad.items())
-        raise ValueError(
-            f"Expected target degrees that this kernel can learn; {listed}. Drop these "
-            "degrees, or set allow_unlearnable = true (--allow-unlearnable) to train anyway."
-        )
-    return np.asarray([k not in bad for k in cfg.degrees], dtype=bool)
+    return learnable_mask(
+        kernel, cfg.dim, cfg.degrees, allow=cfg.allow_unlearnable, flag="allow_unlearnable"
+    )
 
 
 def _normalized(norms: np.ndarray, initial: np.ndarray, degrees) -> np.ndarray:
     init = initial[degrees]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(init > 0, norms[:, degrees] / np.where(init > 0, init, 1.0), np.nan)
-
-
-def _compared(times: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Per degree, the number of records after step 0 where the prediction is >= the floor."""
-    return ((predicted >= COMPARE_FLOOR) & (times[:, None] > 0)).sum(axis=0).astype(np.int64)
-
-
-def _max_error(times, measured, predicted) -> np.ndarray:
-    """Max |measured − predicted| over records with predicted >= the floor; NaN if too few."""
-    mask = predicted >= COMPARE_FLOOR
-    gap = np.where(mask, np.abs(np.nan_to_num(measured - predicted, nan=np.inf)), 0.0)
-    few = _compared(times, predicted) < MIN_COMPARED_RECORDS
-    return np.where(few, np.nan, gap.max(axis=0))
 
 
 def _half_times(factor: np.ndarray) -> np.ndarray:
@@ -578,20 +381,6 @@ def _half_times(factor: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         out[decays] = np.log(0.5) / np.log(factor[decays])
     return out
-
-
-def _half_time_ratio(times, measured, predicted) -> np.ndarray:
-    """measured / predicted half-time where both are finite and the records resolve it."""
-    # Log-linear interpolation resolves the half-time given two records within twice it.
-    resolved = (
-        np.isfinite(measured)
-        & np.isfinite(predicted)
-        & (predicted > 0)
-        & (((times[:, None] > 0) & (times[:, None] <= 2 * predicted)).sum(axis=0) >= 2)
-    )
-    ratio = np.full(measured.shape, np.nan)
-    ratio[resolved] = measured[resolved] / predicted[resolved]
-    return ratio
 
 
 def compare(
@@ -687,14 +476,14 @@ def compare(
         predicted=curves["op"],
         predicted_gram=curves["gram"],
         predicted_empirical=curves["emp"],
-        max_abs_error=_max_error(times, measured, curves["op"]),
-        max_abs_error_gram=_max_error(times, measured, curves["gram"]),
-        max_abs_error_empirical=_max_error(times, measured, curves["emp"]),
-        compared_records=_compared(times, curves["op"]),
+        max_abs_error=metrics.max_abs_error(times, measured, curves["op"]),
+        max_abs_error_gram=metrics.max_abs_error(times, measured, curves["gram"]),
+        max_abs_error_empirical=metrics.max_abs_error(times, measured, curves["emp"]),
+        compared_records=metrics.compared_records(times, curves["op"]),
         learnable=learnable,
         half_time=half_measured,
         half_time_predicted=half_predicted,
-        half_time_ratio=_half_time_ratio(times, half_measured, half_predicted),
+        half_time_ratio=metrics.half_time_ratio(times, half_measured, half_predicted),
         kernel_drift=drift,
         init_kernel_error=init_err,
         lr=float(lr),
@@ -741,26 +530,6 @@ def _model(cfg: CompareConfig, key):
     return model, model.init(key, cfg.dim)
 
 
-class WidthStudy(NamedTuple):
-    """Empirical NTK at initialization vs its infinite-width limit, as the width grows.
-
-    Attributes:
-      widths: int64 ``(W,)``.
-      relative_error: float64 ``(W,)``, ``‖Θ_emp − Θ_∞‖_F / ‖Θ_∞‖_F`` on the sample
-        (mean over ``seeds`` initializations).
-      gram_spectra: float64 ``(W, kmax + 1)``, per-degree eigenvalue estimates of Θ_emp/n
-        (:func:`ntkspec.spectrum.gram_spectrum`, mean over seeds).
-      infinite_gram_spectrum: float64 ``(kmax + 1,)``, the same estimate for Θ_∞ on the sample.
-      eigenvalues: float64 ``(kmax + 1,)``, the Funk–Hecke λ_k.
-    """
-
-    widths: np.ndarray
-    relative_error: np.ndarray
-    gram_spectra: np.ndarray
-    infinite_gram_spectrum: np.ndarray
-    eigenvalues: np.ndarray
-
-
 def width_study(
     widths,
     *,
@@ -780,12 +549,11 @@ def width_study(
     Draws n uniform points on S^{dim-1} and, for each width, ``seeds`` initializations; the
     relative Frobenius error is expected to fall like ~1/√width (Jacot et al. 2018).
     """
-    widths = np.asarray(_int_tuple("widths", tuple(widths) if not np.isscalar(widths) else widths))
+    widths = np.asarray(int_tuple("widths", tuple(widths) if not np.isscalar(widths) else widths))
     if widths.size == 0 or (widths < 1).any():
         raise ValueError(f"Expected positive widths; got {widths.tolist()}.")
     seeds = check_int("seeds", seeds, minimum=1)
     kernel = mlp_kernel(depth, activation, weight_var, bias_var, first_layer_var)
-    from ntkspec.experiments import width  # the computation's home (experiments layer)
-
-    study = width.width_study(widths, kernel, key=key, dim=dim, n=n, kmax=kmax, seeds=seeds)
-    return WidthStudy(*study)
+    return experiment_width.width_study(
+        widths, kernel, key=key, dim=dim, n=n, kmax=kmax, seeds=seeds
+    )

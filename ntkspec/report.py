@@ -7,22 +7,25 @@ versions, devices, status), ``report.md`` (human summary with the figures inline
 Only ``metrics.json``, ``report.md`` and ``run.json`` are essential: a figure or the spectrum
 fit that cannot be made (e.g. a spectrum with fewer than two resolvable degrees to fit) is
 reported as "not available" with its reason in ``report.md``, never an error after training.
-
-``run.json`` statuses: ``running``; ``done`` or ``diverged`` (finished); ``interrupted``
-(KeyboardInterrupt or SIGTERM: resumable); ``failed`` (an error, with its one-line message
-under ``"error"``; resumable when a checkpoint exists).
+``run.json`` and its statuses belong to :mod:`ntkspec.rundir` (re-exported here).
 """
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ntkspec._io import atomic_write_bytes, atomic_write_json, atomic_write_text
-from ntkspec.compare import COMPARE_FLOOR, MIN_COMPARED_RECORDS, Comparison
+from ntkspec._io import atomic_write_json, atomic_write_text
+from ntkspec.compare import Comparison
+from ntkspec.experiments.metrics import COMPARE_FLOOR, MIN_COMPARED_RECORDS
+from ntkspec.experiments.summary import (
+    heatmap_figure,
+    optional_figure,
+    save_figure,
+    spectrum_figure,
+)
 from ntkspec.rundir import check_output_dir, run_info, running
 
 __all__ = [
@@ -116,62 +119,20 @@ def decay_figure(c: Comparison, path: str | os.PathLike | None = None):
     ax.set_title("per-degree residual: measured vs NTK predictions", fontsize=9)
     ax.legend(handles=handles, fontsize=7, ncol=2, loc="lower left")
     if path is not None:
-        _save(fig, Path(path))
+        save_figure(fig, path)
     return fig
 
 
 def _heatmap_figure(c: Comparison, path: Path) -> None:
-    from matplotlib.figure import Figure
-
-    from ntkspec.plot import plot_heatmap
-
-    fig = Figure(figsize=(9, 3.6), layout="constrained")
-    ax1, ax2 = fig.subplots(1, 2)
-    rows = np.arange(len(c.degrees))  # one equal-height row per target degree
-    plot_heatmap(c.times, rows, 1.0 - c.measured, ax=ax1, title="measured: learned fraction")
-    plot_heatmap(c.times, rows, 1.0 - c.predicted, ax=ax2, title="NTK prediction: 1 − |1 − ηλ_k|^t")
-    for ax in (ax1, ax2):
-        ax.set_yticks(rows, [str(k) for k in c.degrees])
-        ax.set_xscale("symlog", linthresh=1.0)
-    _save(fig, path)
+    title = "NTK prediction: 1 − |1 − ηλ_k|^t"
+    heatmap_figure(c.times, c.degrees, c.measured, c.predicted, path, predicted_title=title)
 
 
 def _spectrum_figure(c: Comparison, path: Path) -> str:
     """The kernel's spectrum with its decay fit; returns the fit's line for report.md."""
-    from ntkspec.plot import plot_spectrum
-
-    cfg = c.config
-    wide = c.spectrum  # compare's, to k >= 64: nothing is recomputed here
-    try:
-        fit = wide.decay_fit()  # the same fit as `ntkspec spectrum`
-        line = (
-            f"Spectrum decay fit: λ_k ∝ k^{fit.exponent:.2f} (least squares over the "
-            f"{len(fit.degrees)} resolvable degrees in [{fit.kmin}, {fit.kmax}])."
-        )
-    except ValueError as e:
-        fit, line = None, f"Spectrum decay fit: not available ({e})"
+    cfg = c.config  # compare's spectrum, to k >= 64: nothing is recomputed here
     label = f"NTK, depth {cfg.depth}, {cfg.activation}, S^{cfg.dim - 1}"
-    plot_spectrum(wide, [label], path=path, fit=fit)
-    return line
-
-
-def _save(fig, path: Path) -> None:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def _optional(make, c: Comparison, path: Path) -> tuple[bool, str]:
-    """Run one optional figure maker; ``(ok, text)``, never raising except for OS errors."""
-    try:
-        text = make(c, path)
-        return True, text if isinstance(text, str) else ""
-    except OSError:
-        raise
-    except Exception as e:  # an optional output must never fail a finished run
-        path.unlink(missing_ok=True)  # no stale figure from an earlier attempt
-        reason = " ".join(str(e).split()) or type(e).__name__
-        return False, f"{path.name}: not available ({reason})."
+    return spectrum_figure(c.spectrum, label, path)
 
 
 def write_report(c: Comparison, out: str | os.PathLike) -> dict[str, Path]:
@@ -194,7 +155,7 @@ def write_report(c: Comparison, out: str | os.PathLike) -> dict[str, Path]:
         ("decay.png", decay_figure),
         ("heatmap.png", _heatmap_figure),
     ):
-        ok, text = _optional(make, c, out / name)
+        ok, text = optional_figure(lambda path, make=make: make(c, path), out / name)
         if ok:
             paths[name] = out / name
             figures.append(f"![{name[:-4]}]({name})")

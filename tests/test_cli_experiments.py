@@ -1,6 +1,7 @@
 """`ntkspec compare` with a sectioned configuration (TOML [sections] or the section flags)."""
 
 import json
+import re
 import textwrap
 
 import numpy as np
@@ -129,3 +130,41 @@ def test_interrupted_sectioned_run_resumes_through_the_cli(tmp_path, capsys):
     assert rundir.read_run(out)["status"] == "done" and rundir.checkpoint_step(out) is None
     resumed = json.loads((out / "metrics.json").read_text())["measured"]["norms"]
     np.testing.assert_array_equal(np.asarray(resumed, float), compare(cfg).measured.norms)
+
+
+def metrics_records(tmp_path):
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    return metrics["compared_records"]["operator"]
+
+
+def test_sectioned_report_has_the_legacy_report_parts(tmp_path, capsys):
+    """Parity with the 0.1 report: spectrum + decay fit, heatmap, records column, † marks."""
+    argv = ["compare", "--preset", "tiny", "--optimizer", "momentum", "--n", "48",
+            "--width", "128", "--steps", "40", "--degrees", "1,3", "--allow-unlearnable",
+            "--out", str(tmp_path / "run"), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    report = (tmp_path / "run" / "report.md").read_text()
+    for name in ("spectrum.png", "decay.png", "heatmap.png"):
+        assert f"]({name})" in report and (tmp_path / "run" / name).is_file(), name
+    assert re.search(r"Spectrum decay fit: λ_k ∝ k\^-\d\.\d\d \(least squares", report)
+    header, row1, row3 = (line.split() for line in out.splitlines()[6:9])
+    assert header[4:9] == ["rec", "operator", "err", "operator", "ratio"], header
+    assert row1[3] == str(metrics_records(tmp_path)[0])  # the operator's records compared
+    assert row1[0] == "1" and row3[0] == "3†" and "† cannot be learned" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    rec = metrics["compared_records"]["operator"]
+    # Degree 3 has lambda_3 = 0: its operator factor is 1, so every record after 0 compares.
+    assert rec[1] == len(metrics["measured"]["times"]) - 1
+
+
+def test_sectioned_report_degrades_without_a_kernel(tmp_path, capsys):
+    """Adam: no linear prediction, so no heatmap; the report says why, the run succeeds."""
+    argv = ["compare", "--preset", "tiny", "--optimizer", "adam", "--lr", "0.001", "--n", "32",
+            "--width", "64", "--steps", "20", "--out", str(tmp_path / "run"),
+            "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "heatmap.png: not available (" in report and "no linear prediction" in report
+    assert not (tmp_path / "run" / "heatmap.png").exists()
+    assert "Spectrum decay fit: λ_k" in report  # the kernel is known even without a prediction

@@ -36,7 +36,6 @@ import numpy as np
 
 from ntkspec import _compat, optimizers
 from ntkspec._io import atomic_write_json, json_floats
-from ntkspec.compare import record_schedule, unlearnable_degrees
 from ntkspec.curves import DegreeCurves
 from ntkspec.dynamics import max_stable_lr, predict_residual, predict_residual_gram
 from ntkspec.empirical import empirical_ntk
@@ -49,7 +48,9 @@ from ntkspec.experiments.data import (
     projection_weights,
     sample_data,
 )
+from ntkspec.experiments.learnability import learnable_mask
 from ntkspec.experiments.model import Model, build_model
+from ntkspec.experiments.schedule import record_schedule
 from ntkspec.losses import Loss, quadratic
 from ntkspec.spectrum import Spectrum, spectrum
 from ntkspec.sphere import degree_energy
@@ -147,6 +148,7 @@ class Experiment:
             "predictions": {k: c.to_dict() for k, c in self.predictions.curves.items()},
             "absent": dict(self.predictions.absent),
             "max_abs_error": {k: fl(v) for k, v in ag.max_abs_error.items()},
+            "compared_records": {k: v.tolist() for k, v in ag.compared_records.items()},
             "half_time": fl(ag.half_time),
             "half_time_predicted": {k: fl(v) for k, v in ag.half_time_predicted.items()},
             "half_time_ratio": {k: fl(v) for k, v in ag.half_time_ratio.items()},
@@ -176,15 +178,12 @@ def theory(net: Model, cfg: ExperimentConfig, kmax: int):
     degrees = cfg.target.degrees
     if net.kernel is None:
         return None, np.ones(len(degrees), dtype=bool)
-    bad = unlearnable_degrees(net.kernel, cfg.data.dim, degrees)
-    if bad and not cfg.run.allow_unlearnable:
-        listed = "; ".join(f"degree {k}: {why}" for k, why in bad.items())
-        raise ValueError(
-            f"Expected target degrees that this kernel can learn; {listed}. Drop these "
-            "degrees, or set run.allow_unlearnable = true (--allow-unlearnable) to train anyway."
-        )
-    learnable = np.asarray([k not in bad for k in degrees], dtype=bool)
-    return spectrum(net.kernel, cfg.data.dim, kmax), learnable
+    allow = cfg.run.allow_unlearnable
+    learnable = learnable_mask(
+        net.kernel, cfg.data.dim, degrees, allow=allow, flag="run.allow_unlearnable"
+    )
+    # Up to k = 64 (at least kmax): the report's spectrum figure and decay fit use it too.
+    return spectrum(net.kernel, cfg.data.dim, max(64, kmax)), learnable
 
 
 def grams(net: Model, X: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:

@@ -48,6 +48,8 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from ntkspec._validate import check_choice, check_int, check_positive, check_real
 
 __all__ = [
@@ -61,7 +63,10 @@ __all__ = [
     "OptimizerConfig",
     "RunConfig",
     "TargetConfig",
+    "degrees_and_amplitudes",
+    "float_tuple",
     "from_flat",
+    "int_tuple",
     "load_config",
 ]
 
@@ -90,15 +95,17 @@ def _opt(check, name, value, **kw):
     return None if value is None else check(name, value, **kw)
 
 
-def _ints(name: str, value) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
+def int_tuple(name: str, value) -> tuple[int, ...]:
+    """``value`` (an integer or a list of them, each in 0..10000) as a tuple; else an error."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, list | tuple):
         raise TypeError(f"Expected {name} to be a list of integers; got {value!r}.")
     return tuple(check_int(f"{name} entry", v, minimum=0, maximum=10_000) for v in value)
 
 
-def _floats(name: str, value) -> tuple[float, ...]:
+def float_tuple(name: str, value) -> tuple[float, ...]:
+    """``value`` (a positive number or a non-empty list, each <= MAX_AMPLITUDE) as a tuple."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, list | tuple) or not value:
@@ -245,18 +252,26 @@ class TargetConfig:
     amplitudes: tuple[float, ...] = (0.1,)
 
     def validated(self) -> TargetConfig:
-        degrees = _ints("target.degrees", self.degrees)
-        if not degrees or len(set(degrees)) != len(degrees):
-            raise ValueError(f"Expected target.degrees distinct and non-empty; got {degrees}.")
-        amps = _floats("target.amplitudes", self.amplitudes)
-        if len(amps) == 1:
-            amps = amps * len(degrees)
-        if len(amps) != len(degrees):
-            raise ValueError(
-                f"Expected target.amplitudes: one per degree ({len(degrees)}) or a single one; "
-                f"got {len(amps)}."
-            )
-        return TargetConfig(degrees, amps)
+        return TargetConfig(*degrees_and_amplitudes(self.degrees, self.amplitudes, "target."))
+
+
+def degrees_and_amplitudes(degrees, amplitudes, prefix: str = ""):
+    """Validated ``(degrees, amplitudes)`` tuples, one amplitude per degree (a single one repeats).
+
+    ``prefix`` (``"target."`` here, ``""`` for the flat 0.1 config) names the keys in errors.
+    """
+    degrees = int_tuple(f"{prefix}degrees", degrees)
+    if not degrees or len(set(degrees)) != len(degrees):
+        raise ValueError(f"Expected a non-empty list of distinct {prefix}degrees; got {degrees}.")
+    amps = float_tuple(f"{prefix}amplitudes", amplitudes)
+    if len(amps) == 1:
+        amps = amps * len(degrees)
+    if len(amps) != len(degrees):
+        raise ValueError(
+            f"Expected one amplitude per degree ({len(degrees)}) or a single one; "
+            f"got {len(amps)} {prefix}amplitudes."
+        )
+    return degrees, amps
 
 
 @dataclasses.dataclass(frozen=True)

@@ -57,13 +57,21 @@ def sample_data(cfg: DataConfig, key: jax.Array):
     return dist.sample(key, cfg.n), dist, None
 
 
-def make_target(cfg: TargetConfig, X: np.ndarray, key: jax.Array) -> np.ndarray:
-    """``Σ_k A_k h_k(X)`` with unit-L²(σ) random harmonics h_k (sines on S^1), float64 ``(n,)``."""
+def make_target(
+    cfg: TargetConfig, X: np.ndarray, key: jax.Array, *, sines: bool | None = None
+) -> np.ndarray:
+    """``Σ_k A_k h_k(X)`` with unit-L²(σ) random harmonics h_k (sines on S^1), float64 ``(n,)``.
+
+    ``sines`` chooses ``h_k = √2 sin(kθ + φ_k)`` (needs d = 2); ``None`` means "when d = 2".
+    (The 0.1 front-end :func:`ntkspec.compare.compare` used sines only for equispaced points.)
+    """
+    if sines is None:
+        sines = X.shape[1] == 2
     y = np.zeros(len(X))
     with _compat.random_streams():
         keys = jax.random.split(key, len(cfg.degrees))
     for k, amp, kk in zip(cfg.degrees, cfg.amplitudes, keys, strict=True):
-        if X.shape[1] == 2:
+        if sines:
             with _compat.random_streams():
                 phase = float(jax.random.uniform(kk, (), minval=0.0, maxval=2 * np.pi))
             theta = np.arctan2(X[:, 1], X[:, 0])
