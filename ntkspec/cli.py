@@ -656,6 +656,7 @@ def _run_experiment(args: argparse.Namespace) -> int:
     """compare through ntkspec.experiments: metrics.json, report.md, run.json in --out."""
     from ntkspec._io import atomic_write_text
     from ntkspec.experiments import compare, format_experiment
+    from ntkspec.experiments.learnability import check_config
     from ntkspec.experiments.summary import write_figures
     from ntkspec.rundir import CHECKPOINT, checkpoint_step, finish, running
 
@@ -666,6 +667,7 @@ def _run_experiment(args: argparse.Namespace) -> int:
         print(f"resuming {out} from {start} of {cfg.run.steps}", file=sys.stderr)
     with running(out, cfg.to_dict()):
         if not args.quiet:
+            check_config(cfg)  # refuse before spending time on the estimate
             _print_compare_cost(cfg)
         exp = compare(cfg, callback=_progress(args.quiet), checkpoint=out / CHECKPOINT,
                       checkpoint_every=args.checkpoint_every)  # fmt: skip

@@ -106,3 +106,12 @@ def test_sectioned_compare_prints_cost_then_progress(tmp_path, capsys):
     assert err[1:] and all(_PROGRESS.match(line) for line in err[1:]), err
     assert main([*argv[:-1], str(tmp_path / "b"), "--quiet"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_sectioned_compare_refuses_an_unlearnable_target_before_the_estimate(tmp_path, capsys):
+    argv = ["compare", "--preset", "tiny", "--optimizer", "momentum", "--degrees", "1,3",
+            "--out", str(tmp_path / "a")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "degree 3: lambda_3" in err and "run.allow_unlearnable" in err
+    assert "cost:" not in err  # refused before any time was spent on the estimate

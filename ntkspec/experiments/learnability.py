@@ -10,7 +10,7 @@ import numpy as np
 
 from ntkspec.spectrum import spectrum
 
-__all__ = ["learnable_mask", "unlearnable_degrees"]
+__all__ = ["check_config", "learnable_mask", "unlearnable_degrees"]
 
 
 def unlearnable_degrees(kernel, dim: int, degrees) -> dict[int, str]:
@@ -77,3 +77,19 @@ def learnable_mask(kernel, dim: int, degrees, *, allow: bool, flag: str) -> np.n
             f"degrees, or set {flag} = true (--allow-unlearnable) to train anyway."
         )
     return np.asarray([int(k) not in bad for k in degrees], dtype=bool)
+
+
+def check_config(cfg) -> np.ndarray | None:
+    """:func:`learnable_mask` of an :class:`~ntkspec.experiments.config.ExperimentConfig`.
+
+    Cheap (no network is built): the CLI calls it to refuse an unlearnable target before it
+    spends time on a cost estimate. ``None`` for a ``model.factory`` (no known kernel).
+    """
+    from ntkspec.kernels import mlp_kernel
+
+    m = cfg.model
+    if m.factory is not None:
+        return None
+    kernel = mlp_kernel(m.depth, m.activation, m.weight_var, m.bias_var, m.first_layer_var)
+    allow, flag = cfg.run.allow_unlearnable, "run.allow_unlearnable"
+    return learnable_mask(kernel, cfg.data.dim, cfg.target.degrees, allow=allow, flag=flag)
