@@ -3,7 +3,7 @@
 Tolerances: a wide (lazy) network follows its empirical-NTK linearization to O(1/√width)
 (Lee et al. 2019); the measured drifts here are ~1e-3, so 0.02 per degree is a margin of ~10×
 on the measured errors (≤ 2e-3). The vMF numbers are from issue 13's setting (S^2, κ = 3,
-n = 512, depth-1 ReLU); their measured values are recorded in docs/theory/experiments-notes.md.
+n = 512, depth-1 ReLU); their measured values are recorded in docs/theory.md §6.6.
 """
 
 import json
