@@ -52,7 +52,7 @@ from ntkspec.experiments.width import WidthStudy
 from ntkspec.kernels import ACTIVATIONS, mlp_kernel
 from ntkspec.models import mlp
 from ntkspec.spectrum import Spectrum, spectrum
-from ntkspec.sphere import _circle, degree_energy
+from ntkspec.sphere import circle_points, degree_energy
 from ntkspec.train import TrainRecord, train
 
 __all__ = [
@@ -324,7 +324,7 @@ class Comparison:
 
 def _points(cfg: CompareConfig, key) -> np.ndarray:
     if cfg.sampling == "equispaced":
-        return _circle(cfg.n)  # equispaced_circle's points, float64 under any x64 setting
+        return circle_points(cfg.n)  # float64 under any x64 setting
     return experiment_width.sample_points(key, cfg.n, cfg.dim)
 
 

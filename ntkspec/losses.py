@@ -36,7 +36,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from ntkspec._validate import as_real_array, check_int, check_points, check_weights
-from ntkspec.sphere import MAX_DEGREE, _is_equispaced_circle, gegenbauer_matrices, multiplicity
+from ntkspec.sphere import MAX_DEGREE, gegenbauer_matrices, is_equispaced_circle, multiplicity
 
 __all__ = [
     "Loss",
@@ -134,7 +134,7 @@ def sobolev_matrix(
     Xn = check_points(X)
     s = check_sobolev_exponent(s)
     n, d = Xn.shape
-    if weights is None and d == 2 and _is_equispaced_circle(Xn):
+    if weights is None and d == 2 and is_equispaced_circle(Xn):
         nyq = n // 2
         kmax = nyq if kmax is None else min(check_int("kmax", kmax, minimum=0), nyq)
         deg = np.minimum(np.arange(n), n - np.arange(n))

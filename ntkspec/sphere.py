@@ -40,6 +40,8 @@ __all__ = [
     "degree_energy",
     "random_harmonic",
     "check_points",
+    "circle_points",
+    "is_equispaced_circle",
 ]
 
 #: Highest degree accepted by the functions here (as :func:`ntkspec.spectrum.spectrum`).
@@ -104,11 +106,15 @@ def equispaced_circle(n: int, *, offset: float = 0.0, dtype=None) -> jax.Array:
     n = check_int("n", n, minimum=1)
     offset = check_real("offset", offset)
     dtype = _float_dtype(dtype)
-    return jnp.asarray(_circle(n, offset), dtype=dtype)
+    return jnp.asarray(circle_points(n, offset), dtype=dtype)
 
 
-def _circle(n: int, offset: float = 0.0) -> np.ndarray:
-    """The points of :func:`equispaced_circle` as a float64 NumPy array (any x64 setting)."""
+def circle_points(n: int, offset: float = 0.0) -> np.ndarray:
+    """The points of :func:`equispaced_circle` as a float64 NumPy array (any x64 setting).
+
+    >>> circle_points(4).round(12).tolist()
+    [[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [-0.0, -1.0]]
+    """
     theta = offset + 2.0 * np.pi * np.arange(n) / n
     return np.stack([np.cos(theta), np.sin(theta)], axis=1)
 
@@ -214,7 +220,11 @@ def _log_multiplicity(d: int, k: np.ndarray) -> np.ndarray:
     return np.where(k == 0, 0.0, val)
 
 
-def _is_equispaced_circle(X: np.ndarray) -> bool:
+def is_equispaced_circle(X: np.ndarray) -> bool:
+    """Whether the rows of ``X`` (n, 2), n >= 3, are equispaced on S^1 in either orientation.
+
+    On such points :func:`degree_energy` and the Sobolev matrices use the exact DFT.
+    """
     n = X.shape[0]
     if X.shape[1] != 2 or n < 3:
         return False
@@ -267,7 +277,7 @@ def degree_energy(
     peak = float(np.max(np.abs(F))) if F.size else 0.0
     scale = peak if not 1e-100 < peak < 1e100 and peak > 0 else 0.0
     F = F.reshape(n, -1) / (scale if scale > 0 else 1.0)
-    if weights is None and d == 2 and _is_equispaced_circle(Xn):
+    if weights is None and d == 2 and is_equispaced_circle(Xn):
         E = _dft_energy(F, kmax)
     else:
         c = check_weights(weights, n)
