@@ -41,15 +41,17 @@ from ntkspec import _compat
 from ntkspec._validate import check_int, check_positive
 from ntkspec.architectures import (
     FourierKernel,
+    PowerLawKernel,
     ResNetKernel,
     fourier_kernel,
+    power_law_kernel,
     resnet_kernel,
     resolve_alpha,
 )
 from ntkspec.kernels import MAX_DEPTH, activation_fn
 from ntkspec.models import MLP, mlp
 
-__all__ = ["FourierNet", "ResNet", "fourier_net", "resnet", "siren"]
+__all__ = ["FourierNet", "ResNet", "fourier_net", "power_law_net", "resnet", "siren"]
 
 Params = Any
 
@@ -315,6 +317,20 @@ class _FourierSpec:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
+class _PowerLawSpec(_FourierSpec):
+    """The power-law embedding on S^1: ``frequencies[:, 0]`` holds j = 1..J (d = 2), and
+    ``amplitudes`` a_j (Σ a_j² = 1)."""
+
+    amplitudes: np.ndarray = None
+
+    def embed(self, X) -> jax.Array:
+        theta = jnp.arctan2(X[..., 1], X[..., 0])[..., None]
+        j = jnp.asarray(self.frequencies[:, 0], X.dtype)
+        a = jnp.asarray(self.amplitudes, X.dtype)
+        return jnp.concatenate([a * jnp.cos(j * theta), a * jnp.sin(j * theta)], axis=-1)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class _FourierInit:
     spec: _FourierSpec
     net: Any
@@ -345,6 +361,7 @@ class FourierNet(NamedTuple):
       beta: β, the variance of the frequencies.
       net: the network on top (``ntkspec.models.MLP`` / :class:`ResNet`) or ``None``.
       embed: ``embed(X) -> (n, 2M)``, the features γ(X).
+      power: p of a :func:`power_law_net` (then ``frequencies[:, 0]`` = 1..J, β is None).
     """
 
     init: Callable
@@ -353,10 +370,15 @@ class FourierNet(NamedTuple):
     beta: float
     net: Any
     embed: Callable
+    power: float | None = None
 
-    def kernel(self) -> FourierKernel:
-        """The infinite-width kernel ``fourier_kernel(β, net.kernel())`` (M → ∞ features)."""
-        return fourier_kernel(self.beta, None if self.net is None else self.net.kernel())
+    def kernel(self) -> FourierKernel | PowerLawKernel:
+        """The infinite-width kernel ``fourier_kernel(β, net.kernel())`` (M → ∞ features), or
+        ``power_law_kernel(p, J, net.kernel())`` (exact) for :func:`power_law_net`."""
+        inner = None if self.net is None else self.net.kernel()
+        if self.power is not None:
+            return power_law_kernel(self.power, self.frequencies.shape[0], inner)
+        return fourier_kernel(self.beta, inner)
 
 
 def fourier_net(
@@ -414,3 +436,46 @@ def siren(depth: int, width: int, omega0: float = 30.0, weight_var: float = 2.0,
     """
     omega0 = check_positive("omega0", omega0)
     return mlp(depth, width, "sin", weight_var, 0.0, omega0**2, **kwargs)
+
+
+# ----------------------------------------------------------------------------- power law
+def power_law_net(
+    p: float,
+    features: int,
+    net: MLP | ResNet | None = None,
+    *,
+    centered: bool = False,
+    dtype=jnp.float32,
+) -> FourierNet:
+    """A network on the power-law embedding of S^1, ``[a_j cos jθ, a_j sin jθ]_{j<=J}``.
+
+    ``a_j ∝ j^{−p}`` with ``Σ a_j² = 1`` (Tancik et al. 2020, 1-D); inputs are points
+    ``(cos θ, sin θ)`` (d = 2). The kernel, exact at any J, is
+    :func:`ntkspec.architectures.power_law_kernel` ``(p, J, net.kernel())``. Arguments as
+    :func:`fourier_net`.
+
+    >>> model = power_law_net(1.0, 16)
+    >>> X = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> model.apply(model.init(jax.random.key(0), 2), X).shape
+    (2,)
+    """
+    kernel = power_law_kernel(p, features)
+    if net is not None and not isinstance(net, (MLP, ResNet)):
+        raise TypeError(
+            f"Expected net to be an ntkspec.models.mlp or a resnet, or None; got "
+            f"{type(net).__name__}."
+        )
+    J = features
+    freqs = np.stack([np.arange(1, J + 1, dtype=np.float64), np.zeros(J)], axis=1)
+    amps = np.sqrt(np.asarray(kernel.weights))
+    inner = None if net is None else net.apply.spec
+    spec = _PowerLawSpec(freqs, inner, centered if net is None else net.centered, amps)
+    return FourierNet(
+        _FourierInit(spec, net, _check_dtype(dtype)),
+        _Apply(spec),
+        freqs,
+        None,
+        net,
+        spec.embed,
+        kernel.p,
+    )

@@ -1,6 +1,6 @@
 """Infinite-width kernels (NNGP and NTK) of fully connected networks, as zonal functions κ(t).
 
-Convention (DESIGN.md, THEORY.md §2): an MLP with ``depth`` = L hidden layers in NTK
+Convention (docs/theory.md §2): an MLP with ``depth`` = L hidden layers in NTK
 parametrization, inputs on the unit sphere, ``t = <x, x'>``. With weight variance σ_w²,
 bias variance σ_b² and first-layer weight variance σ_w0² (no 1/d):
 

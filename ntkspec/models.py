@@ -1,7 +1,7 @@
 """Plain fully connected networks in NTK parametrization, as pure ``init``/``apply`` functions.
 
 The parametrization is the one whose infinite-width kernels are exactly
-:func:`ntkspec.kernels.mlp_kernel` with the same arguments (DESIGN.md, THEORY.md §2). With
+:func:`ntkspec.kernels.mlp_kernel` with the same arguments (docs/theory.md §2). With
 ``depth`` = L hidden layers of ``width`` m, weight variance σ_w², bias variance σ_b², first-layer
 weight variance σ_w0², all parameters standard normal and
 
@@ -25,7 +25,7 @@ with ``bias_var = 0`` they are multiplied by 0 and neither the output nor the NT
 
 ``centered=True`` uses the antisymmetric trick: the parameters are a pair ``(p_plus, p_minus)``
 of identical copies and ``f = (f(p_plus) - f(p_minus)) / √2``. The output is exactly 0 at
-initialization (so the gradient-descent residual starts at ``-y``, THEORY.md §3) and the NTK is
+initialization (so the gradient-descent residual starts at ``-y``, docs/theory.md §3) and the NTK is
 ``(Θ(p_plus) + Θ(p_minus)) / 2``, which at initialization equals the uncentered NTK exactly.
 """
 

@@ -21,7 +21,7 @@ def _np_k1(t):
 
 
 def _mp_relu(depth, t, sw=2, sb=0, sw0=1):
-    """Reference recursion in mpmath (THEORY.md §2), returns (nngp, ntk)."""
+    """Reference recursion in mpmath (docs/theory.md §2), returns (nngp, ntk)."""
     t = mpmath.mpf(t)
     q = mpmath.mpf(sw0) + sb
     s = sw0 * t + sb
