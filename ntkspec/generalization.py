@@ -18,8 +18,8 @@ the eigenvalues λ_k, multiplicities N_k = N(d, k) and the target's per-degree e
 
 These are asymptotic (large n and many modes). Measured against kernel regression
 (tests/test_generalization.py, notebook 10) they hold within a few percent with a ridge and
-in d >= 5; ridgeless interpolation with the ReLU NTK on S^2 is measured 1.4–1.8× the
-prediction at n = 30–100.
+in d >= 5; ridgeless interpolation with the ReLU NTK on S^2 is measured 1.8–2.1× the
+prediction at n = 30–300 (docs/theory.md §6.5, confirmed by an independent check).
 
 Truncation. The sums run over k ≤ K, with K the smallest degree whose neglected trace
 ``τ = κ(1) − Σ_{k<=K} N_k λ_k`` is at most ``tail_tol · κ(1)`` and beyond which every
