@@ -9,7 +9,7 @@
 3. a real, JIT-compiled full-batch GD run of a centered MLP in NTK parametrization;
 4. agreement metrics per degree.
 
-Fair defaults (THEORY.md §3): the network is centered (antisymmetric init, f_0 ≡ 0, so
+Fair defaults (docs/theory.md §3.4): the network is centered (antisymmetric init, f_0 ≡ 0, so
 r_0 = -y exactly), the target is small (amplitude 0.1 per degree, keeping training in the lazy
 regime), the step is a quarter of the stability limit 2/λ_max, and a degree is compared only
 while its predicted factor is ≥ 0.05 (below that, relative errors are dominated by what is

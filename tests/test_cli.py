@@ -48,7 +48,7 @@ def test_json_two_layer_relu_exact(capsys):
     # Bitwise the library's values (JSON floats are repr-exact) ...
     ref = spectrum(mlp_kernel(1), 3, 6).eigenvalues
     assert obj["eigenvalues"] == [float(x) for x in ref]
-    # ... and the closed forms (THEORY.md §2).
+    # ... and the closed forms (docs/theory.md §2).
     exact = [1 / 2, 1 / 3, 5 / 64, 0, 1 / 192, 0, 23 / 16384]
     np.testing.assert_allclose(obj["eigenvalues"], exact, rtol=0, atol=1e-15)
     assert obj["sum_rule_residual"] == pytest.approx(
