@@ -9,6 +9,7 @@ learning curves. Submodules with their own namespaces: ``ntkspec.losses``,
 
 from ntkspec import losses, optimizers
 from ntkspec.activations import Sine
+from ntkspec.architectures import fourier_kernel, resnet_kernel, siren_kernel
 from ntkspec.compare import CompareConfig, Comparison, compare
 from ntkspec.curves import DegreeCurves
 from ntkspec.distributions import distribution
@@ -58,6 +59,7 @@ __all__ = [
     "empirical_ntk",
     "equispaced_circle",
     "fit",
+    "fourier_kernel",
     "gauss_grid",
     "gd_learning_curve",
     "gegenbauer",
@@ -73,7 +75,9 @@ __all__ = [
     "predict_residual_gram",
     "quadrature_weights",
     "random_harmonic",
+    "resnet_kernel",
     "sample_sphere",
+    "siren_kernel",
     "sobolev_matrix",
     "sobolev_weights",
     "spectrum",

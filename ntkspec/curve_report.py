@@ -20,7 +20,7 @@ import numpy as np
 from ntkspec._io import atomic_write_bytes, atomic_write_json, atomic_write_text, json_floats
 from ntkspec._validate import as_real_array, check_int, check_positive
 from ntkspec.generalization import LearningCurve, SpectrumTooShort, learning_curve
-from ntkspec.kernels import Kernel
+from ntkspec.kernels import ZonalKernel
 from ntkspec.krr import MAX_TRAIN, KRRMeasurement, kernel_regression_curve
 from ntkspec.spectrum import Spectrum, spectrum
 
@@ -83,7 +83,7 @@ def _theory(kernel, dim, which, v2, ns, dense, noise, ridge, tail_tol):
 
 
 def run_curve(
-    kernel: Kernel,
+    kernel: ZonalKernel,
     dim: int,
     degrees,
     amplitudes,
@@ -114,8 +114,11 @@ def run_curve(
     Returns:
       A :class:`CurveRun`.
     """
-    if not isinstance(kernel, Kernel):
-        raise TypeError(f"Expected a Kernel (mlp_kernel); got {type(kernel).__name__}.")
+    if not isinstance(kernel, ZonalKernel):
+        raise TypeError(
+            "Expected a zonal kernel (mlp_kernel, resnet_kernel, fourier_kernel, …); got "
+            f"{type(kernel).__name__}."
+        )
     dim = check_int("dim", dim, minimum=2, maximum=100_000)
     v2, deg = _energies(degrees, amplitudes)
     ns = np.atleast_1d(as_real_array("n", n))

@@ -29,7 +29,7 @@ from scipy.linalg import cho_factor, cho_solve
 
 from ntkspec import _compat
 from ntkspec._validate import as_real_array, check_int, check_key, check_positive
-from ntkspec.kernels import Kernel
+from ntkspec.kernels import ZonalKernel
 from ntkspec.sphere import degree_energy, multiplicity, random_harmonic, sample_sphere
 
 __all__ = [
@@ -125,7 +125,7 @@ def krr_fit(K: ArrayLike, y: ArrayLike, ridge: float = 0.0) -> tuple[np.ndarray,
 
 
 def _gram_function(kernel) -> Callable:
-    if isinstance(kernel, Kernel):
+    if isinstance(kernel, ZonalKernel):
 
         def gram(X, Y):
             with _compat.enable_x64():
@@ -135,8 +135,8 @@ def _gram_function(kernel) -> Callable:
     if callable(kernel):
         return lambda X, Y: np.asarray(kernel(X, Y), dtype=np.float64)
     raise TypeError(
-        "Expected kernel to be a Kernel (mlp_kernel) or a callable gram(X, Y) -> (n, m); "
-        f"got {type(kernel).__name__}."
+        "Expected kernel to be a zonal kernel (e.g. mlp_kernel) or a callable gram(X, Y) -> "
+        f"(n, m); got {type(kernel).__name__}."
     )
 
 
@@ -262,7 +262,7 @@ def _check_ns(n) -> np.ndarray:
 
 
 def kernel_regression_curve(
-    kernel: Kernel | Callable,
+    kernel: ZonalKernel | Callable,
     key: jax.Array,
     *,
     dim: int,
@@ -377,7 +377,7 @@ def _gd_trial(gram, key, d, ns, steps, lr, method, energies, noise, test_points,
 
 
 def kernel_gd_curve(
-    kernel: Kernel | Callable,
+    kernel: ZonalKernel | Callable,
     key: jax.Array,
     *,
     dim: int,

@@ -47,7 +47,7 @@ from ntkspec._validate import (
     check_positive,
 )
 from ntkspec.distributions import Distribution
-from ntkspec.kernels import Kernel
+from ntkspec.kernels import ZonalKernel
 from ntkspec.sphere import gegenbauer_matrices, multiplicity
 
 __all__ = [
@@ -262,7 +262,7 @@ def quadrature_weights(
     *,
     nonnegative: bool = False,
     base=None,
-    kernel: Kernel | Callable | None = None,
+    kernel: ZonalKernel | Callable | None = None,
     nugget: float = 1e-10,
     distribution: Distribution | None = None,
     rtol: float = 1e-10,
@@ -440,7 +440,7 @@ def _kernel(Xn: np.ndarray, kernel, nugget: float) -> np.ndarray:
     _check_dense(n, "kernel")
     if kernel is None:
         K = 2.0 - cdist(Xn, Xn)
-    elif isinstance(kernel, Kernel):
+    elif isinstance(kernel, ZonalKernel):
         with _compat.enable_x64():
             K = np.asarray(kernel.gram(Xn), dtype=np.float64)
     elif callable(kernel):

@@ -431,3 +431,25 @@ def test_power_law_net_readout_ntk_is_the_kernel():
         slow = np.asarray(empirical_ntk(deep.apply, q, jnp.asarray(X), method="jacobian"))
     np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12 * np.abs(slow).max())
     assert deep.kernel() == power_law_kernel(0.8, 10, mlp_kernel(1))
+
+
+def test_every_zonal_kernel_feeds_quadrature_weights_and_kernel_regression():
+    """The downstream consumers take any ZonalKernel (not only mlp_kernel): kernel quadrature
+    with a residual-MLP kernel integrates constants exactly (weights sum to 1), and kernel
+    regression with it uses its Gram (not a call κ(X, Y)), matching the same computation
+    with the explicit Gram callable."""
+    import jax
+    import numpy as np
+
+    import ntkspec as ns
+    from ntkspec.architectures import resnet_kernel
+    from ntkspec.krr import kernel_regression_curve
+
+    k = resnet_kernel(2, 0.7)
+    X = np.asarray(ns.sample_sphere(jax.random.key(0), 40, 3, dtype=np.float64))
+    q = ns.quadrature_weights(X, "kernel", kernel=k)
+    assert abs(q.weights.sum() - 1.0) < 1e-12
+    args = dict(dim=3, energies=[0.0, 0.0, 1.0], n=[10, 20], trials=2, test_points=200)
+    a = kernel_regression_curve(k, jax.random.key(1), **args)
+    b = kernel_regression_curve(lambda X, Y: np.asarray(k.gram(X, Y)), jax.random.key(1), **args)
+    np.testing.assert_allclose(a.excess_mse, b.excess_mse, rtol=1e-10)
