@@ -1,7 +1,7 @@
 """Trainable residual MLPs, Fourier-feature networks and SIRENs, as pure ``init``/``apply``.
 
 Each network's infinite-width kernels are those of :mod:`ntkspec.architectures` with the same
-arguments (``model.kernel()``), in NTK parametrization (docs/theory.md, "Architectures"):
+arguments (``model.kernel()``), in NTK parametrization (docs/theory.md §6.7):
 
 - :func:`resnet`: ``h_0 = σ_0 x A``,
   ``h_l = h_{l−1} + α m^{−1/2} √σ_w² φ(m^{−1/2} h_{l−1} W_l) V_l``, ``f = m^{−1/2} h_L v``;

@@ -3,7 +3,7 @@
 Every kernel here follows the :class:`~ntkspec.kernels.ZonalKernel` protocol, so ``spectrum``,
 ``gram``, the certified error bars and (where the Taylor coefficients are nonnegative) the
 series route work for all of them. Networks, in NTK parametrization, width m → ∞, inputs on
-S^{d−1}, t = <x, x'> (docs/theory.md, "Architectures"):
+S^{d−1}, t = <x, x'> (docs/theory.md §6.7):
 
 - **Residual MLP** (:func:`resnet_kernel`), L blocks, branch scale α:
   ``h_0 = σ_0 A x``, ``h_l = h_{l−1} + α m^{−1/2} V_l φ(m^{−1/2} W_l h_{l−1})``,
