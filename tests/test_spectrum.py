@@ -407,3 +407,95 @@ def test_gauss_hermite_discretization_enters_the_error():
     s, ref = spectrum(coarse, 3, 12), spectrum(fine, 3, 12)
     assert np.all(s.error >= coarse.quadrature_error * s.trace)
     np.testing.assert_array_less(np.abs(s.eigenvalues - ref.eigenvalues), s.error + ref.error)
+
+
+def test_gram_spectrum_stderr_matches_spread_over_draws():
+    from ntkspec.spectrum import gram_spectrum
+
+    # Funk–Hecke λ_k of the depth-1 ReLU NTK as the truth; 30 independent uniform samples.
+    kernel, n, kmax, draws = mlp_kernel(1), 300, 6, 30
+    exact = spectrum(kernel, 3, kmax).eigenvalues
+    z = np.empty((draws, kmax + 1))
+    for s in range(draws):
+        X = sample_sphere(jax.random.key(1000 + s), n, 3)
+        est = gram_spectrum(kernel.gram(X), X, kmax)
+        assert np.all(est.stderr > 0) and np.all(est.error == 0)
+        z[s] = (est.eigenvalues - exact) / est.stderr
+    # A calibrated standard error gives E z² = 1. The estimator is conservative by design (the
+    # shared-point term is clipped at 0 and here, for a zonal kernel on uniform points, its true
+    # value is 0), which measured ~1.5x over in variance: E z² ≈ 0.67. Sampling sd of the pooled
+    # mean of 210 correlated z² is ~0.1, of one degree's 30 z² ~0.2. So: pooled in [0.45, 1.3]
+    # (fails if the stderr is off by 1.5x in either direction beyond that), each in [0.25, 2].
+    msz = np.mean(z**2, axis=0)
+    assert 0.45 <= np.mean(msz) <= 1.3, msz
+    assert np.all((msz >= 0.25) & (msz <= 2.0)), msz
+    # Not just a bias: the 1/n degenerate rate, so z cannot be dominated by a mean offset.
+    assert np.all(np.abs(z.mean(axis=0)) < 3 / np.sqrt(draws) * np.sqrt(msz) + 0.1), z.mean(0)
+
+
+def test_gram_spectrum_flags_parity_zeros_as_noise(tmp_path):
+    from ntkspec.spectrum import gram_spectrum
+
+    kernel = mlp_kernel(1)
+    X = sample_sphere(jax.random.key(7), 400, 3)
+    est = gram_spectrum(kernel.gram(X), X, 7)
+    exact = spectrum(kernel, 3, 7)
+    assert np.all(exact.zero_within_error()[3::2])  # the truth: odd k >= 3 vanish
+    noise = est.noise()
+    assert np.all(noise[3::2]), (est.eigenvalues, est.stderr)
+    assert not np.any(noise[:3]), (est.eigenvalues, est.stderr)  # λ_0, λ_1, λ_2 are resolved
+    assert np.all(est.noise(z=1e-9) == (est.eigenvalues == 0))
+    with pytest.raises(ValueError, match="stderr"):
+        exact.noise()
+    with pytest.raises(ValueError, match="z"):
+        est.noise(z=-1.0)
+    for suffix in (".json", ".npz"):
+        back = Spectrum.load(est.save(tmp_path / f"g{suffix}"))
+        np.testing.assert_array_equal(back.stderr, est.stderr)
+        np.testing.assert_array_equal(back.eigenvalues, est.eigenvalues)
+        np.testing.assert_array_equal(back.noise(), noise)
+        assert back.kernel == "gram" and back.method is None
+    assert Spectrum.load(exact.save(tmp_path / "fh.json")).stderr is None
+    bad = est.to_dict() | {"stderr": [-1.0] * 8}
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="stderr"):
+        Spectrum.load(tmp_path / "bad.json")
+
+
+def test_gram_spectrum_stderr_weighted_reduces_to_uniform():
+    from ntkspec.spectrum import gram_spectrum
+
+    # Equal weights are the uniform estimator; an independent O(n³) loop over the
+    # Hoeffding terms checks the weighted variance formula on a small non-zonal Gram.
+    rng = np.random.default_rng(3)
+    n, kmax = 12, 3
+    X = np.asarray(sample_sphere(jax.random.key(3), n, 3))
+    M = rng.normal(size=(n, n))
+    K = M @ M.T / n
+    c = rng.uniform(0.5, 1.5, n)
+    c /= c.sum()
+    a = gram_spectrum(K, X, kmax)
+    b = gram_spectrum(K, X, kmax, weights=np.full(n, 1.0 / n))
+    np.testing.assert_allclose(b.stderr, a.stderr, rtol=1e-12)
+    w = gram_spectrum(K, X, kmax, weights=c)
+    from scipy.special import eval_legendre
+
+    G = np.clip(X @ X.T, -1, 1)
+    norm = c.sum() ** 2 - np.sum(c * c)
+    for k in range(kmax + 1):
+        H = K * eval_legendre(k, G)
+        lam = sum(c[i] * c[j] * H[i, j] for i in range(n) for j in range(n) if i != j) / norm
+        A = H - lam
+        pair = sum(
+            c[i] ** 2 * c[j] ** 2 * A[i, j] ** 2 for i in range(n) for j in range(n) if i != j
+        )
+        shared = sum(
+            c[m] ** 2 * c[j] * c[l] * A[m, j] * A[m, l]
+            for m in range(n)
+            for j in range(n)
+            for l in range(n)
+            if len({m, j, l}) == 3
+        )
+        assert w.eigenvalues[k] == pytest.approx(lam, rel=1e-12)
+        se = np.sqrt(2 * pair + 4 * max(shared, 0.0)) / norm
+        assert w.stderr[k] == pytest.approx(se, rel=1e-10)
