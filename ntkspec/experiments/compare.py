@@ -246,7 +246,9 @@ def predict(data: Data, r0, spec, K_inf, K0, setting: Setting, degrees, times, s
         return Predictions({}, dict.fromkeys(("operator", "gram", "empirical"), why))
     kw = {"times": times, "allow_unstable": True}
     if spec is not None:
-        e0 = degree_energy(data.X, r0, kmax, weights=data.projection)
+        # A quadrature projection of a degree the target lacks can come out as -1e-22 (rounding
+        # of Σ c_i c_j r_i r_j P_k); energies are nonnegative, so clip before predicting.
+        e0 = np.maximum(degree_energy(data.X, r0, kmax, weights=data.projection), 0.0)
         op = predict_residual(spec, e0, opt, steps, loss=loss, **kw)
         curves["operator"] = _select(op, degrees, f"operator ({loss.kind})")
         if loss.kind == "sobolev":
