@@ -116,7 +116,7 @@ def run_curve(
     """
     if not isinstance(kernel, ZonalKernel):
         raise TypeError(
-            "Expected a zonal kernel (mlp_kernel, resnet_kernel, fourier_kernel, …); got "
+            "Expected a zonal Kernel (mlp_kernel, resnet_kernel, fourier_kernel, …); got "
             f"{type(kernel).__name__}."
         )
     dim = check_int("dim", dim, minimum=2, maximum=100_000)

@@ -135,8 +135,8 @@ def _gram_function(kernel) -> Callable:
     if callable(kernel):
         return lambda X, Y: np.asarray(kernel(X, Y), dtype=np.float64)
     raise TypeError(
-        "Expected kernel to be a zonal kernel (e.g. mlp_kernel) or a callable gram(X, Y) -> "
-        f"(n, m); got {type(kernel).__name__}."
+        "Expected kernel to be a zonal Kernel (mlp_kernel, resnet_kernel, …) or a callable "
+        f"gram(X, Y) -> (n, m); got {type(kernel).__name__}."
     )
 
 
