@@ -214,8 +214,27 @@ def _inner_series_ok(inner, dim) -> bool:
     )
 
 
+class _FeatureKernel(ZonalKernel):
+    """A kernel of frozen features ``(s, 1 − s, 1 + s) = features(t, 1 − t, 1 + t)`` under an
+    optional ``inner`` network kernel (``None``: a linear readout, NTK = NNGP = s)."""
+
+    inner: ZonalKernel | None = None
+
+    def evaluate(self, t, one_minus_t, one_plus_t):
+        s, sm, sp = self.features(t, one_minus_t, one_plus_t)
+        return (s, s) if self.inner is None else self.inner.evaluate(s, sm, sp)
+
+    @property
+    def quadrature_error(self) -> float:  # type: ignore[override]
+        return 0.0 if self.inner is None else self.inner.quadrature_error
+
+    @property
+    def exact_gram(self) -> bool:  # type: ignore[override]
+        return True if self.inner is None else self.inner.exact_gram
+
+
 @dataclasses.dataclass(frozen=True)
-class FourierKernel(ZonalKernel):
+class FourierKernel(_FeatureKernel):
     """Gaussian random Fourier features, optionally under a network: ``inner(κ_FF(t))``.
 
     Build it with :func:`fourier_kernel`.
@@ -233,18 +252,6 @@ class FourierKernel(ZonalKernel):
         t, a, b = _prepare(t, one_minus_t, one_plus_t)
         s = jnp.exp(-self.beta * a)
         return s, -jnp.expm1(-self.beta * a), 1.0 + s
-
-    def evaluate(self, t, one_minus_t, one_plus_t):
-        s, sm, sp = self.features(t, one_minus_t, one_plus_t)
-        return (s, s) if self.inner is None else self.inner.evaluate(s, sm, sp)
-
-    @property
-    def quadrature_error(self) -> float:  # type: ignore[override]
-        return 0.0 if self.inner is None else self.inner.quadrature_error
-
-    @property
-    def exact_gram(self) -> bool:  # type: ignore[override]
-        return True if self.inner is None else self.inner.exact_gram
 
     def supports_series(self, dim: int | None = None) -> bool:
         """e^{−β(1−t)} = e^{−β} Σ βⁿtⁿ/n! is nonnegative; composed with a nonnegative series."""
@@ -309,7 +316,7 @@ def fourier_kernel(beta: float, inner: ZonalKernel | None = None) -> FourierKern
 
 
 @dataclasses.dataclass(frozen=True)
-class PowerLawKernel(ZonalKernel):
+class PowerLawKernel(_FeatureKernel):
     """Deterministic power-law Fourier embedding on S^1, optionally under a network.
 
     ``κ(θ) = Σ_{j=1..J} w_j cos jθ``, ``w_j = j^{−2p}/Σ_i i^{−2p}`` (a_j² of the embedding).
@@ -337,18 +344,6 @@ class PowerLawKernel(ZonalKernel):
         sm = jnp.sum(2.0 * w * jnp.sin(half) ** 2, axis=-1)
         sp = jnp.sum(2.0 * w * jnp.cos(half) ** 2, axis=-1)
         return s, sm, sp
-
-    def evaluate(self, t, one_minus_t, one_plus_t):
-        s, sm, sp = self.features(t, one_minus_t, one_plus_t)
-        return (s, s) if self.inner is None else self.inner.evaluate(s, sm, sp)
-
-    @property
-    def quadrature_error(self) -> float:  # type: ignore[override]
-        return 0.0 if self.inner is None else self.inner.quadrature_error
-
-    @property
-    def exact_gram(self) -> bool:  # type: ignore[override]
-        return True if self.inner is None else self.inner.exact_gram
 
 
 def power_law_kernel(p: float, features: int, inner: ZonalKernel | None = None) -> PowerLawKernel:
