@@ -220,7 +220,7 @@ def _spectrum_table(s, kernel) -> str:
         )
     if zero.any():
         lines.append(
-            "# * |lambda_k| <= max(error estimate, 16 eps max|lambda|): zero to working accuracy"
+            "# * |lambda_k| <= its certified error bound: zero to working accuracy"
         )
     lines.append(
         f"# sum-rule residual kappa(1) - sum_(k<={s.kmax}) N*lambda_k = "
