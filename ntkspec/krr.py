@@ -49,8 +49,28 @@ MAX_TEST = 20000
 MAX_TRIALS = 100_000
 
 
+class _TrialStatistics:
+    """Per-trial measurements (leading axis: trials): the test MSE, its mean and standard error."""
+
+    @property
+    def test_mse(self) -> np.ndarray:
+        """``excess_mse + ε²``: the error on noisy held-out labels (eigenlearning's test MSE)."""
+        return self.excess_mse + self.noise
+
+    def mean(self, field: str = "test_mse") -> np.ndarray:
+        """Mean over trials of a per-trial field."""
+        return np.mean(getattr(self, field), axis=0)
+
+    def sem(self, field: str = "test_mse") -> np.ndarray:
+        """Standard error of that mean (sample std / sqrt(trials); 0 for one trial)."""
+        a = getattr(self, field)
+        if a.shape[0] < 2:
+            return np.zeros(a.shape[1:])
+        return np.std(a, axis=0, ddof=1) / np.sqrt(a.shape[0])
+
+
 @dataclasses.dataclass(frozen=True)
-class KRRMeasurement:
+class KRRMeasurement(_TrialStatistics):
     """Measured kernel-regression errors, one row per trial.
 
     Attributes:
@@ -70,24 +90,8 @@ class KRRMeasurement:
     test_points: int
 
     @property
-    def test_mse(self) -> np.ndarray:
-        """``excess_mse + ε²``: the error on noisy held-out labels (eigenlearning's test MSE)."""
-        return self.excess_mse + self.noise
-
-    @property
     def trials(self) -> int:
         return int(self.excess_mse.shape[0])
-
-    def mean(self, field: str = "test_mse") -> np.ndarray:
-        """Mean over trials of a per-trial field."""
-        return np.mean(getattr(self, field), axis=0)
-
-    def sem(self, field: str = "test_mse") -> np.ndarray:
-        """Standard error of that mean (sample std / sqrt(trials); 0 for one trial)."""
-        a = getattr(self, field)
-        if a.shape[0] < 2:
-            return np.zeros(a.shape[1:])
-        return np.std(a, axis=0, ddof=1) / np.sqrt(a.shape[0])
 
 
 def krr_fit(K: ArrayLike, y: ArrayLike, ridge: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +327,7 @@ def kernel_regression_curve(
 
 # ----------------------------------------------------------------------------- GD in time
 @dataclasses.dataclass(frozen=True)
-class GDMeasurement:
+class GDMeasurement(_TrialStatistics):
     """Held-out error of kernel gradient descent over time, one row per trial.
 
     Attributes:
@@ -339,20 +343,6 @@ class GDMeasurement:
     noise: float
     excess_mse: np.ndarray
     excess_mse_per_degree: np.ndarray
-
-    @property
-    def test_mse(self) -> np.ndarray:
-        """``excess_mse + ε²`` (noisy held-out labels, as the theory's test MSE)."""
-        return self.excess_mse + self.noise
-
-    def mean(self, field: str = "test_mse") -> np.ndarray:
-        return np.mean(getattr(self, field), axis=0)
-
-    def sem(self, field: str = "test_mse") -> np.ndarray:
-        a = getattr(self, field)
-        if a.shape[0] < 2:
-            return np.zeros(a.shape[1:])
-        return np.std(a, axis=0, ddof=1) / np.sqrt(a.shape[0])
 
 
 def _gd_trial(gram, key, d, ns, steps, lr, method, energies, noise, test_points, kmax):
