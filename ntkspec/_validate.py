@@ -5,11 +5,13 @@ from __future__ import annotations
 import numbers
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
     "as_real_array",
     "check_choice",
+    "check_float_dtype",
     "check_int",
     "check_key",
     "check_points",
@@ -80,6 +82,19 @@ def check_real(name: str, value) -> float:
     if not np.isfinite(v):
         raise ValueError(f"Expected a finite {name}; got {value!r}.")
     return v
+
+
+def check_float_dtype(dtype, purpose: str = ""):
+    """``np.dtype(dtype)`` if it is a floating dtype, else a ``TypeError`` saying what it is for."""
+    try:
+        resolved = jnp.dtype(dtype)
+        floating = jnp.issubdtype(resolved, jnp.floating)
+    except TypeError:
+        floating = False
+    if not floating:
+        what = f" for {purpose}" if purpose else ""
+        raise TypeError(f"Expected a floating dtype{what} (e.g. jnp.float32); got {dtype!r}.")
+    return resolved
 
 
 def check_choice(name: str, value, choices) -> str:

@@ -38,7 +38,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from ntkspec import _compat
-from ntkspec._validate import check_int, check_positive
+from ntkspec._validate import check_float_dtype, check_int, check_positive
 from ntkspec.architectures import (
     FourierKernel,
     PowerLawKernel,
@@ -59,16 +59,6 @@ Params = Any
 def _check_key(key) -> None:
     if not isinstance(key, jax.Array):
         raise TypeError(f"Expected a JAX PRNG key; got {type(key).__name__}.")
-
-
-def _check_dtype(dtype) -> jnp.dtype:
-    try:
-        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-    except TypeError:
-        floating = False
-    if not floating:
-        raise TypeError(f"Expected a floating dtype for the parameters; got {dtype!r}.")
-    return jnp.dtype(dtype)
 
 
 def _copies(centered: bool, params) -> list:
@@ -244,7 +234,7 @@ def resnet(
         depth, width, value, activation_fn(activation), kernel.branch.weight_var,
         kernel.first_layer_var, centered,
     )  # fmt: skip
-    dtype = _check_dtype(dtype)
+    dtype = check_float_dtype(dtype, "the parameters")
     return ResNet(
         _ResInit(spec, dtype), _Apply(spec), depth, width, alpha, activation, weight_var,
         kernel.first_layer_var, centered, dtype,
@@ -422,7 +412,12 @@ def fourier_net(
     inner = None if net is None else net.apply.spec
     spec = _FourierSpec(B, inner, centered if net is None else net.centered)
     return FourierNet(
-        _FourierInit(spec, net, _check_dtype(dtype)), _Apply(spec), B, beta, net, spec.embed
+        _FourierInit(spec, net, check_float_dtype(dtype, "the parameters")),
+        _Apply(spec),
+        B,
+        beta,
+        net,
+        spec.embed,
     )
 
 
@@ -471,7 +466,7 @@ def power_law_net(
     inner = None if net is None else net.apply.spec
     spec = _PowerLawSpec(freqs, inner, centered if net is None else net.centered, amps)
     return FourierNet(
-        _FourierInit(spec, net, _check_dtype(dtype)),
+        _FourierInit(spec, net, check_float_dtype(dtype, "the parameters")),
         _Apply(spec),
         freqs,
         None,

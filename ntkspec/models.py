@@ -42,7 +42,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ntkspec import _compat
-from ntkspec._validate import check_int, check_positive
+from ntkspec._validate import check_float_dtype, check_int, check_positive
 from ntkspec.kernels import MAX_DEPTH, Kernel, activation_fn, mlp_kernel
 
 __all__ = ["MLP", "mlp"]
@@ -271,14 +271,7 @@ def mlp(
     trained_bias = check_positive("trained_bias", trained_bias, allow_zero=True)
     if not isinstance(centered, bool):
         raise TypeError(f"Expected centered to be a bool; got {centered!r}.")
-    try:
-        floating = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-    except TypeError:
-        floating = False
-    if not floating:
-        raise TypeError(
-            f"Expected a floating dtype for the parameters (e.g. jnp.float32); got {dtype!r}."
-        )
+    check_float_dtype(dtype, "the parameters")
     spec = _Spec(depth, width, phi, weight_var, bias_var, first_layer_var, centered, trained_bias)
     return MLP(
         _Init(spec, jnp.dtype(dtype)),

@@ -24,6 +24,7 @@ from scipy.special import gammaln
 from ntkspec import _compat
 from ntkspec._validate import (
     as_real_array,
+    check_float_dtype,
     check_int,
     check_key,
     check_points,
@@ -87,12 +88,7 @@ def _float_dtype(dtype):
     """The default float dtype for ``None``, else ``dtype`` if it is a floating dtype."""
     if dtype is None:
         return jnp.result_type(float)
-    try:
-        ok = jnp.issubdtype(jnp.dtype(dtype), jnp.floating)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise TypeError(f"Expected a floating dtype (e.g. jnp.float32); got {dtype!r}.")
+    check_float_dtype(dtype)
     return dtype
 
 
