@@ -13,8 +13,8 @@ import pytest
 
 import ntkspec
 from ntkspec import Spectrum, mlp_kernel, spectrum
-from ntkspec import cli as cli_module
 from ntkspec.cli import main
+from ntkspec.cli import spectrum as spectrum_command
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 BASE = ["spectrum", "--dim", "3", "--depth", "1", "--kmax", "6"]
@@ -178,7 +178,7 @@ def test_warnings_become_one_line(capsys, monkeypatch):
         warnings.warn("quadrature error estimate\nexceeds tol", RuntimeWarning, stacklevel=2)
         return spectrum(*args, **kwargs)
 
-    monkeypatch.setattr(cli_module, "spectrum", noisy)
+    monkeypatch.setattr(spectrum_command, "spectrum", noisy)
     rc, out, err = run(capsys, [*BASE, "--json"])
     assert rc == 0
     json.loads(out)
