@@ -4,6 +4,26 @@ For a model ``f(θ, x)`` the empirical NTK is ``Θ(x, x') = <∂_θ f(θ, x), �
 sum over every parameter leaf. At initialization of a wide :func:`ntkspec.models.mlp` it
 approaches ``mlp_kernel(...).gram`` (Jacot et al. 2018; Novak et al. 2022, "Fast finite width
 neural tangent kernel", for the three ways of computing it used here).
+
+Methods of :func:`empirical_ntk`:
+
+- ``"jacobian"``: per-example gradients ``vmap(grad)``, contracted leaf by leaf
+  (``Σ_leaves J1 J2ᵀ``), blocked over rows of X1 and X2.
+- ``"ntk_vp"``: NTK-vector products ``Θ v = J1 (J2ᵀ v)`` by ``jax.vjp`` then ``jax.jvp``,
+  applied to the identity columns of each block (no per-example ``grad``; the b VJP results of
+  one block are held at a time).
+- ``"structured"``: only for ``mlp`` models and those of :mod:`ntkspec.arch_models` (residual
+  MLPs, Fourier-feature networks, SIREN) — the layer-wise factorization
+  ``Θ = Σ_l (A_l A_l'ᵀ + σ_b²) ∘ (G_l G_l'ᵀ)`` from forward inputs ``A_l`` and back-propagated
+  signals ``G_l = ∂f/∂h_l``, computed per block (memory O(block·width·depth), no parameter
+  Jacobian); a centered net averages the kernels of its two copies.
+- ``"auto"`` (default): ``"structured"`` for those models, else ``"jacobian"``.
+
+Several devices: with a ``jax.sharding.Mesh`` the rows of every block are sharded over its
+first axis (params and the column block replicated), so each device computes its share of the
+Gram's rows; the result is identical to the single-device one. On several hosts, call
+``jax.distributed.initialize()`` first and run the same code on every host; each host then
+computes its rows of each block and the blocks are gathered on every host.
 """
 
 from __future__ import annotations
@@ -11,6 +31,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -52,27 +73,14 @@ def empirical_ntk(
       X1: inputs ``(n1, ...)`` (a leading batch axis; any trailing shape), finite.
       X2: inputs ``(n2, ...)`` with the same trailing shape (default ``X1``; the result is then
         exactly symmetric).
-      method:
-        ``"jacobian"``: per-example gradients ``vmap(grad)``, contracted leaf by leaf
-        (``Σ_leaves J1 J2ᵀ``), blocked over rows of X1 and X2.
-        ``"ntk_vp"``: NTK-vector products ``Θ v = J1 (J2ᵀ v)`` by ``jax.vjp`` then ``jax.jvp``,
-        applied to the identity columns of each block (no per-example ``grad``; the b VJP
-        results of one block are held at a time).
-        ``"structured"``: only for ``mlp`` models and those of :mod:`ntkspec.arch_models`
-        (residual MLPs, Fourier-feature networks, SIREN) — the layer-wise factorization
-        ``Θ = Σ_l (A_l A_l'ᵀ + σ_b²) ∘ (G_l G_l'ᵀ)`` from forward inputs ``A_l`` and
-        back-propagated signals ``G_l = ∂f/∂h_l``, computed per block (memory
-        O(block·width·depth), no parameter Jacobian); a centered net averages the kernels of
-        its two copies.
-        ``"auto"`` (default): ``"structured"`` for those models, else ``"jacobian"``.
+      method: ``"auto"`` (default: ``"structured"`` for networks of :mod:`ntkspec.models` and
+        :mod:`ntkspec.arch_models`, else ``"jacobian"``), ``"jacobian"``, ``"ntk_vp"`` or
+        ``"structured"`` (the module docstring describes each).
       block_size: rows (and columns) per block. Default: chosen so that one block's working
         memory stays near 1 GB (``"ntk_vp"`` is also capped at 256).
-      mesh: a ``jax.sharding.Mesh``: the rows of every block are sharded over its first axis
-        (params and the column block replicated), so each device computes its share of the
-        Gram's rows; the result is identical to the single-device one. Default: a 1-D mesh over
-        all local devices when there are several, else no sharding. On several hosts, call
-        ``jax.distributed.initialize()`` first and run the same code on every host; each host
-        then computes its rows of each block and the blocks are gathered on every host.
+      mesh: a ``jax.sharding.Mesh`` whose first axis shards the rows of every block (module
+        docstring). Default: a 1-D mesh over all local devices when there are several, else no
+        sharding.
 
     Returns:
       ``(n1, n2)`` array in the dtype of the model's outputs. All methods agree to rounding
@@ -94,6 +102,19 @@ def empirical_ntk(
     check_choice("method", method, METHODS)
     if block_size is not None:
         block_size = check_int("block_size", block_size, minimum=1)
+    apply_fn, spec, method = _resolve_method(apply_fn, method)
+    _check_params(params)
+    x1 = _check_batch(X1, "X1")
+    symmetric = X2 is None
+    x2 = x1 if symmetric else _check_batch(X2, "X2", trailing=x1.shape[1:])
+    out_dtype = _check_output(apply_fn, params, x1)
+    plan = _block_plan(method, apply_fn, spec, params, jnp.dtype(out_dtype).itemsize)
+    b = block_size or _clip(plan.block, x1.shape[0], x2.shape[0])
+    return _blocked_gram(plan, params, x1, x2, b, symmetric, out_dtype, mesh)
+
+
+def _resolve_method(apply_fn, method: str):
+    """(apply function, structured spec or None, concrete method) for ``empirical_ntk``."""
     if isinstance(apply_fn, tuple) and callable(getattr(apply_fn, "apply", None)):
         apply_fn = apply_fn.apply  # a model (MLP, ResNet, FourierNet): its apply function
     spec = _structured_spec(apply_fn)
@@ -110,33 +131,37 @@ def empirical_ntk(
         )
     if method == "auto":
         method = "structured" if spec is not None else "jacobian"
+    return apply_fn, spec, method
 
-    _check_params(params)
-    x1 = _check_batch(X1, "X1")
-    symmetric = X2 is None
-    x2 = x1 if symmetric else _check_batch(X2, "X2", trailing=x1.shape[1:])
-    out_dtype = _check_output(apply_fn, params, x1)
-    n1, n2 = x1.shape[0], x2.shape[0]
-    itemsize = jnp.dtype(out_dtype).itemsize
 
+class _BlockPlan(NamedTuple):
+    """The jitted block functions of one method, their static argument and a block size."""
+
+    static: object  # apply_fn, or the structured spec
+    block: int  # default block size from the memory budget
+    offdiag: Callable
+    ondiag: Callable
+
+
+def _block_plan(method: str, apply_fn, spec, params, itemsize: int) -> _BlockPlan:
+    """Block functions and the memory-budget block size of ``method``."""
     if method == "structured":
         spec.check_params(params)
-        static = spec  # the structured block functions take the static spec, not apply_fn
         # Per block: features O(b·width·(depth+1)) for both sides plus a few (b, b) products.
         per_feature_row = 4 * itemsize * (spec.feature_columns + 2)
         b = min(math.isqrt(_MEMORY_BUDGET // (8 * itemsize)), _MEMORY_BUDGET // per_feature_row)
-        offdiag, ondiag = _structured_block, _structured_diag_block
-    else:
-        static = apply_fn
-        n_params = sum(int(np.prod(jnp.shape(leaf))) for leaf in jax.tree.leaves(params))
-        b = _MEMORY_BUDGET // max(1, 2 * n_params * itemsize)
-        if method == "ntk_vp":
-            b = min(b, _MAX_NTK_VP_BLOCK)
-        if method == "jacobian":
-            offdiag, ondiag = _jacobian_block, _jacobian_diag_block
-        else:
-            offdiag, ondiag = _ntk_vp_block, _ntk_vp_diag_block
-    b = block_size or _clip(b, n1, n2)
+        # the structured block functions take the static spec, not apply_fn
+        return _BlockPlan(spec, b, _structured_block, _structured_diag_block)
+    n_params = sum(int(np.prod(jnp.shape(leaf))) for leaf in jax.tree.leaves(params))
+    b = _MEMORY_BUDGET // max(1, 2 * n_params * itemsize)
+    if method == "jacobian":
+        return _BlockPlan(apply_fn, b, _jacobian_block, _jacobian_diag_block)
+    return _BlockPlan(apply_fn, min(b, _MAX_NTK_VP_BLOCK), _ntk_vp_block, _ntk_vp_diag_block)
+
+
+def _blocked_gram(plan: _BlockPlan, params, x1, x2, b, symmetric, out_dtype, mesh):
+    """The ``(n1, n2)`` Gram from ``b × b`` blocks, rows sharded over ``mesh`` when given."""
+    n1, n2 = x1.shape[0], x2.shape[0]
     b1, b2 = min(b, n1), min(b, n2)
     rows, replicated = _shardings(mesh)
     if rows is not None:
@@ -151,8 +176,8 @@ def empirical_ntk(
     def block(i, j, diag):
         x1_block = place(p1[i : i + b1], rows)
         if diag:
-            return ondiag(static, params, x1_block)
-        return offdiag(static, params, x1_block, place(p2[j : j + b2], replicated))
+            return plan.ondiag(plan.static, params, x1_block)
+        return plan.offdiag(plan.static, params, x1_block, place(p2[j : j + b2], replicated))
 
     return _assemble(block, n1, n2, b1, b2, symmetric, out_dtype)
 
