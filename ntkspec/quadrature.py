@@ -15,13 +15,35 @@ and ``√D_k`` is the worst integration error over unit-norm degree-k harmonics.
 
 Methods of :func:`quadrature_weights` (accuracy and references: docs/theory.md §6.4):
 
-- ``"lsq"``: the minimum-norm weights exact for every harmonic of degree <= L, ``c = G⁺ 1``
-  with ``G = Σ_{k<=L} N(d,k) P_k(<x_i, x_j>)``, or the exact ones nearest a base rule
-  (``base="voronoi"``); ``nonnegative=True`` for the NNLS variant.
-- ``"kernel"``: kernel quadrature ``c ∝ (K + ν I)⁻¹ 1`` with a zonal kernel.
-- ``"voronoi"``: spherical Voronoi cell areas (S^2).
-- ``"spacing"``: half the angular gaps on either side (S^1).
-- ``"density"``: importance weights ``1/p(x_i)`` of a known sampling distribution.
+- ``"lsq"``: let Y be the (M × n) matrix of an orthonormal basis of the harmonics of degree
+  <= L at the points. Exactness is ``Y c = e_0`` (∫Y_0 = 1, the others 0). Its minimum-norm
+  (least-squares) solution is ``c = Y⁺ e_0 = (YᵀY)⁺ Yᵀ e_0 = G⁺ 1``, since ``Yᵀ e_0 = 1`` and
+  ``G = YᵀY = Σ_{k<=L} N(d,k) P_k(<x_i, x_j>)`` (addition theorem) — no basis is built. G⁺ is
+  applied through ``eigh``, dropping eigenvalues below ``rtol · max``; ``rank`` counts the
+  rest. The best rule's total squared defect is ``‖Yc − e_0‖² = 1 − 1ᵀG⁺1``; when it exceeds
+  ``feasibility`` no exact rule exists on these points (e.g. ``n`` below the
+  ``M = harmonic_dimension(d, L)`` harmonics, for points in general position; designs such as
+  :func:`gauss_grid` are exact with fewer) and a ``ValueError`` says which degree to use. With
+  a base rule ``c_0`` (``base=``), the exact weights nearest to it are returned instead:
+  ``c = c_0 + G⁺(1 − G c_0)`` (the minimum-norm solution is ``c_0 = 0``), e.g. Voronoi areas
+  corrected to be exact to degree L. ``nonnegative=True`` solves
+  ``min_{c>=0} ‖Yc − e_0‖² = cᵀGc − 2·1ᵀc + 1`` instead, as NNLS on the factor
+  ``R = Λ^{1/2} Vᵀ`` of G, plus a ridge ``1e-12·λ_max(G)·‖c‖²`` that selects the most
+  spread-out solution, or the one nearest ``c_0`` (plain NNLS returns a sparse vertex with at
+  most M nonzero weights). Nonnegative; exact (to ~1e-6 relative in ``D``) when some
+  nonnegative exact rule on these points exists (Mhaskar, Narcowich & Ward 2001: when the
+  points are dense enough for L), else the smallest total defect — read it in ``defect``.
+- ``"kernel"``: kernel quadrature ``c ∝ (K + ν·mean(diag K)·I)⁻¹ 1``, K the Gram of a zonal
+  kernel κ. For zonal κ the kernel mean ``∫κ(<x, y>) dσ(y) = λ_0`` is constant, so the optimal
+  weights are ``λ_0 K⁻¹ 1`` and the normalization to Σc = 1 absorbs λ_0. ``kernel``: a
+  :class:`ntkspec.Kernel` (its NTK, e.g. the model's own) or a callable κ(t); default
+  ``κ(t) = 2 − ‖x − y‖ = 2 − √(2 − 2t)``, positive definite in every d with λ_k ~ k^{-d}
+  (RKHS ≅ H^{d/2}).
+- ``"voronoi"`` (d = 3): the areas of the spherical Voronoi cells / 4π.
+- ``"spacing"`` (d = 2): half the angular gaps on either side, ``c_i = (gap before + gap
+  after) / (4π)``.
+- ``"density"``: importance weights ``c_i ∝ 1/p(x_i)`` of a known sampling distribution
+  (a :class:`ntkspec.distributions.Distribution`).
 
 All weights are float64 and normalized to ``Σ c_i = 1``, whatever the global JAX x64 flag is.
 """
@@ -270,36 +292,9 @@ def quadrature_weights(
 ) -> QuadratureWeights:
     """Quadrature weights ``c`` for points ``X`` on S^{d-1}: ``Σ_i c_i g(x_i) ≈ ∫ g dσ``.
 
-    Methods (see the module docstring and docs/theory.md §6.4):
-
-    - ``"lsq"``: let Y be the (M × n) matrix of an orthonormal basis of the harmonics of degree
-      <= L at the points. Exactness is ``Y c = e_0`` (∫Y_0 = 1, the others 0). Its minimum-norm
-      (least-squares) solution is ``c = Y⁺ e_0 = (YᵀY)⁺ Yᵀ e_0 = G⁺ 1``, since ``Yᵀ e_0 = 1`` and
-      ``G = YᵀY = Σ_{k<=L} N(d,k) P_k(<x_i, x_j>)`` (addition theorem) — no basis is built. G⁺ is
-      applied through ``eigh``, dropping eigenvalues below ``rtol · max``; ``rank`` counts the
-      rest. The best rule's total squared defect is ``‖Yc − e_0‖² = 1 − 1ᵀG⁺1``; when it
-      exceeds ``feasibility`` no exact rule exists on these points (e.g. ``n`` below the
-      ``M = harmonic_dimension(d, L)`` harmonics, for points in general position; designs such
-      as :func:`gauss_grid` are exact with fewer) and a ``ValueError`` says which degree to
-      use. With a base rule ``c_0`` (``base=``), the exact weights nearest to it are returned
-      instead: ``c = c_0 + G⁺(1 − G c_0)`` (the minimum-norm solution is ``c_0 = 0``), e.g.
-      Voronoi areas corrected to be exact to degree L. ``nonnegative=True`` solves
-      ``min_{c>=0} ‖Yc − e_0‖² = cᵀGc − 2·1ᵀc + 1`` instead, as NNLS on the factor
-      ``R = Λ^{1/2} Vᵀ`` of G, plus a ridge ``1e-12·λ_max(G)·‖c‖²`` that selects the most
-      spread-out solution, or the one nearest ``c_0`` (plain NNLS returns a sparse vertex with
-      at most M nonzero weights).
-      Nonnegative; exact (to ~1e-6 relative in ``D``) when some nonnegative exact rule on these
-      points exists (Mhaskar, Narcowich & Ward 2001: when the points are dense enough for L),
-      else the smallest total defect — read it in ``defect``.
-    - ``"kernel"``: ``c ∝ (K + ν·mean(diag K)·I)⁻¹ 1``, K the Gram of a zonal kernel κ. For
-      zonal κ the kernel mean ``∫κ(<x, y>) dσ(y) = λ_0`` is constant, so the optimal weights are
-      ``λ_0 K⁻¹ 1`` and the normalization to Σc = 1 absorbs λ_0. ``kernel``: a
-      :class:`ntkspec.Kernel` (its NTK, e.g. the model's own) or a callable κ(t); default
-      ``κ(t) = 2 − ‖x − y‖ = 2 − √(2 − 2t)``, positive definite in every d with λ_k ~ k^{-d}
-      (RKHS ≅ H^{d/2}).
-    - ``"voronoi"`` (d = 3): the areas of the spherical Voronoi cells / 4π.
-    - ``"spacing"`` (d = 2): ``c_i = (gap before + gap after) / (4π)`` in angle.
-    - ``"density"``: ``c_i ∝ 1/p(x_i)`` for a :class:`ntkspec.distributions.Distribution`.
+    The methods — least-squares exactness to degree L (``"lsq"``, optionally nonnegative or
+    nearest a base rule), kernel quadrature, Voronoi areas, angular spacing and inverse
+    density — are derived in the module docstring and docs/theory.md §6.4.
 
     Args:
       X: points ``(n, d)`` with unit norm.
@@ -309,11 +304,13 @@ def quadrature_weights(
       nonnegative: ``"lsq"`` only: the NNLS variant.
       base: ``"lsq"`` only: the rule to stay nearest to: ``None`` (minimum norm), ``"uniform"``
         (1/n), ``"voronoi"`` (S^2), ``"spacing"`` (S^1) or weights of shape ``(n,)``.
-      kernel: ``"kernel"`` only.
+      kernel: ``"kernel"`` only: a :class:`ntkspec.Kernel` or a callable κ(t) (default
+        ``2 − √(2 − 2t)``).
       nugget: ``"kernel"`` only: ν >= 0, relative to the mean diagonal of K.
       distribution: ``"density"`` only: the distribution the points were drawn from.
       rtol: ``"lsq"`` only: relative eigenvalue cutoff for ``G⁺``.
-      feasibility: ``"lsq"`` only: the largest accepted ``1 − 1ᵀG⁺1``.
+      feasibility: ``"lsq"`` only: the largest accepted ``1 − 1ᵀG⁺1``; above it no rule on
+        these points is exact to degree L and a ``ValueError`` says which degree to use.
 
     Returns:
       :class:`QuadratureWeights` with weights summing to 1 and the defect per degree.
@@ -324,19 +321,11 @@ def quadrature_weights(
     (True, 28)
     """
     Xn = check_points(X)
-    n, d = Xn.shape
     check_choice("method", method, METHODS)
     _check_unused(
         method, nonnegative=nonnegative, base=base, kernel=kernel, distribution=distribution
     )
-    if not isinstance(nonnegative, bool):
-        raise TypeError(f"Expected nonnegative to be a bool; got {nonnegative!r}.")
-    if degree is None:
-        L = default_degree(n, d)
-        if method != "lsq":
-            L = min(L, DIAGNOSTIC_DEGREE_CAP)
-    else:
-        L = check_int("degree", degree, minimum=0, maximum=100_000)
+    L = _diagnostic_degree(degree, method, *Xn.shape)
     rank = None
     if method == "lsq":
         c, rank = _lsq(
@@ -360,13 +349,24 @@ def quadrature_weights(
     )
 
 
+def _diagnostic_degree(degree, method: str, n: int, d: int) -> int:
+    """The degree L: the given one, else :func:`default_degree` (capped for diagnostics)."""
+    if degree is not None:
+        return check_int("degree", degree, minimum=0, maximum=100_000)
+    L = default_degree(n, d)
+    return L if method == "lsq" else min(L, DIAGNOSTIC_DEGREE_CAP)
+
+
 def _check_unused(method: str, **given) -> None:
+    """Method-specific arguments only with their method; ``nonnegative`` a bool."""
     owner = {"nonnegative": "lsq", "base": "lsq", "kernel": "kernel", "distribution": "density"}
     for name, value in given.items():
         if not (value is None or value is False) and owner[name] != method:
             raise ValueError(
                 f"{name}= applies to method={owner[name]!r} only; got it with method={method!r}."
             )
+    if not isinstance(given["nonnegative"], bool):
+        raise TypeError(f"Expected nonnegative to be a bool; got {given['nonnegative']!r}.")
 
 
 def _check_dense(n: int, method: str) -> None:
