@@ -115,12 +115,11 @@ def plot_spectrum(
 ) -> Figure:
     """Eigenvalues λ_k against degree k on logarithmic axes, one curve per spectrum.
 
-    Only eigenvalues that are positive *and* larger than their error estimate (plus a
-    rounding floor of 16 ε max|λ|) are drawn on the curve. Eigenvalues that are zero within
-    that accuracy (e.g. the odd degrees
-    k >= 3 of a bias-free two-layer ReLU kernel) are marked with ``x`` along the bottom edge of
-    the axes instead. The x axis is ``symlog`` (linear on [0, 1], logarithmic beyond), so
-    λ_0 is shown and power laws k^p are straight lines for k >= 1.
+    Only eigenvalues that are positive *and* larger than their certified error are drawn on
+    the curve. Eigenvalues that are zero within that error (:meth:`Spectrum.zero_within_error`;
+    e.g. the odd degrees k >= 3 of a bias-free two-layer ReLU kernel) are marked with ``x``
+    along the bottom edge of the axes instead. The x axis is ``symlog`` (linear on [0, 1],
+    logarithmic beyond), so λ_0 is shown and power laws k^p are straight lines for k >= 1.
 
     Args:
       spectra: a :class:`~ntkspec.spectrum.Spectrum` or a sequence of them.
@@ -138,44 +137,58 @@ def plot_spectrum(
     """
     items = _as_list(spectra, (Spectrum,), "Spectrum")
     names = _labels(labels, len(items), lambda i: f"{items[i].kernel.upper()}, d={items[i].dim}")
-    if isinstance(fit, DecayFit):
-        fit = (fit.kmin, fit.kmax)
-    if fit is not None:
-        if isinstance(fit, str | bytes) or not isinstance(fit, Sequence) or len(fit) != 2:
-            raise TypeError(f"Expected fit to be a (kmin, kmax) pair of ints; got {fit!r}.")
-        kmin = check_int("fit kmin", fit[0], minimum=1)
-        kmax = check_int("fit kmax", fit[1], minimum=kmin + 1)
-        for s in items:
-            if kmax > s.kmax:
-                raise ValueError(
-                    f"Expected fit kmax <= the spectrum's kmax = {s.kmax}; got {kmax}."
-                )
+    fit = _check_fit(fit, items)
     fmt = None if path is None else check_figure_path(path)
     fig, ax = _figure_and_axes(ax, (6.0, 4.2))
-    bottom = blended_transform_factory(ax.transData, ax.transAxes)
     zero_labelled = False
     for s, name in zip(items, names, strict=True):
-        k, lam = s.degrees, s.eigenvalues
-        zero = s.zero_within_error()
-        shown = (lam > 0) & ~zero
-        (line,) = ax.plot(k[shown], lam[shown], "o-", ms=3, lw=1.2, label=name)
-        if zero.any():
-            ax.plot(
-                k[zero],
-                np.full(int(zero.sum()), 0.03),
-                "x",
-                ms=5,
-                color=line.get_color(),
-                transform=bottom,
-                clip_on=False,
-                label=None if zero_labelled else r"$\lambda_k = 0$ within error",
-            )
-            zero_labelled = True
-        if fit is not None:
-            kk, yy, p = _power_law_fit(s, kmin, kmax)
-            ax.plot(
-                kk, yy, ":", lw=1.5, color=line.get_color(), label=rf"fit $\propto k^{{{p:.2f}}}$"
-            )
+        zero_labelled |= _draw_spectrum(ax, s, name, fit, zero_labelled)
+    _spectrum_axes(ax)
+    _save(fig, path, fmt)
+    return fig
+
+
+def _check_fit(fit, items: list[Spectrum]) -> tuple[int, int] | None:
+    """``plot_spectrum``'s ``fit``: None, or a validated ``(kmin, kmax)`` within every spectrum."""
+    if isinstance(fit, DecayFit):
+        fit = (fit.kmin, fit.kmax)
+    if fit is None:
+        return None
+    if isinstance(fit, str | bytes) or not isinstance(fit, Sequence) or len(fit) != 2:
+        raise TypeError(f"Expected fit to be a (kmin, kmax) pair of ints; got {fit!r}.")
+    kmin = check_int("fit kmin", fit[0], minimum=1)
+    kmax = check_int("fit kmax", fit[1], minimum=kmin + 1)
+    for s in items:
+        if kmax > s.kmax:
+            raise ValueError(f"Expected fit kmax <= the spectrum's kmax = {s.kmax}; got {kmax}.")
+    return kmin, kmax
+
+
+def _draw_spectrum(ax, s: Spectrum, name: str, fit, zero_labelled: bool) -> bool:
+    """One spectrum's eigenvalue line, zero markers and fit; True if zero markers were drawn."""
+    k, lam = s.degrees, s.eigenvalues
+    zero = s.zero_within_error()
+    shown = (lam > 0) & ~zero
+    (line,) = ax.plot(k[shown], lam[shown], "o-", ms=3, lw=1.2, label=name)
+    if zero.any():
+        ax.plot(
+            k[zero],
+            np.full(int(zero.sum()), 0.03),
+            "x",
+            ms=5,
+            color=line.get_color(),
+            transform=blended_transform_factory(ax.transData, ax.transAxes),
+            clip_on=False,
+            label=None if zero_labelled else r"$\lambda_k = 0$ within error",
+        )
+    if fit is not None:
+        kk, yy, p = _power_law_fit(s, *fit)
+        ax.plot(kk, yy, ":", lw=1.5, color=line.get_color(), label=rf"fit $\propto k^{{{p:.2f}}}$")
+    return bool(zero.any())
+
+
+def _spectrum_axes(ax) -> None:
+    """Symlog degree axis (λ_0 shown, power laws straight for k >= 1), log eigenvalue axis."""
     ax.set_xscale("symlog", linthresh=1.0, linscale=0.4)
     ax.xaxis.set_major_locator(SymmetricalLogLocator(base=10, linthresh=1.0, subs=(1, 2, 5)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
@@ -185,8 +198,6 @@ def plot_spectrum(
     ax.set_ylabel(r"eigenvalue $\lambda_k$")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small")
-    _save(fig, path, fmt)
-    return fig
 
 
 # ----------------------------------------------------------------------------- decay
