@@ -121,14 +121,7 @@ def run_curve(
         )
     dim = check_int("dim", dim, minimum=2, maximum=100_000)
     v2, deg = _energies(degrees, amplitudes)
-    ns = np.atleast_1d(as_real_array("n", n))
-    if ns.ndim != 1 or not np.isfinite(ns).all() or (ns < 1).any() or (np.diff(ns) <= 0).any():
-        raise ValueError(f"Expected n to be increasing sample sizes >= 1; got {ns.tolist()!r}.")
-    trials = check_int("trials", trials, minimum=0, maximum=100_000)
-    if trials and ((ns != np.round(ns)).any() or ns[-1] > MAX_TRAIN):
-        raise ValueError(
-            f"Expected integer n <= {MAX_TRAIN} to measure kernel regression; got {ns.tolist()!r}."
-        )
+    ns, trials = _sizes(n, trials)
     noise = check_positive("noise", noise, allow_zero=True)
     ridge = check_positive("ridge", ridge, allow_zero=True)
     seed = check_int("seed", seed, minimum=0, maximum=2**32 - 1)
@@ -138,17 +131,10 @@ def run_curve(
     if trials:
         if which != "ntk":
             raise ValueError("Expected --kernel ntk to measure (KRR uses the NTK Gram).")
+        test_points = check_int("test_points", test_points, minimum=2, maximum=20000)
         measured = kernel_regression_curve(
-            kernel,
-            jax.random.key(seed),
-            dim=dim,
-            energies=v2,
-            n=ns.astype(np.int64),
-            trials=trials,
-            test_points=check_int("test_points", test_points, minimum=2, maximum=20000),
-            noise=noise,
-            ridge=ridge,
-            kmax=v2.size - 1,
+            kernel, jax.random.key(seed), dim=dim, energies=v2, n=ns.astype(np.int64),
+            trials=trials, test_points=test_points, noise=noise, ridge=ridge, kmax=v2.size - 1,
         )
     config = {
         "dim": dim,
@@ -164,6 +150,19 @@ def run_curve(
         "tail_tol": tail_tol,
     }
     return CurveRun(config, s, theory, fine, measured)
+
+
+def _sizes(n, trials) -> tuple[np.ndarray, int]:
+    """Increasing sample sizes n >= 1 (integers <= ``MAX_TRAIN`` when measuring), trials."""
+    ns = np.atleast_1d(as_real_array("n", n))
+    if ns.ndim != 1 or not np.isfinite(ns).all() or (ns < 1).any() or (np.diff(ns) <= 0).any():
+        raise ValueError(f"Expected n to be increasing sample sizes >= 1; got {ns.tolist()!r}.")
+    trials = check_int("trials", trials, minimum=0, maximum=100_000)
+    if trials and ((ns != np.round(ns)).any() or ns[-1] > MAX_TRAIN):
+        raise ValueError(
+            f"Expected integer n <= {MAX_TRAIN} to measure kernel regression; got {ns.tolist()!r}."
+        )
+    return ns, trials
 
 
 # ----------------------------------------------------------------------------- output
