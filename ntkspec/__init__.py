@@ -3,14 +3,14 @@
 Public API (see README.md and the documentation site, ``make docs``): sphere geometry,
 infinite-width kernels, certified Funk–Hecke spectra, per-degree predictions for linear
 optimizers and quadratic losses, real training runs, nonuniform data and quadrature weights,
-learning curves. Submodules with their own namespaces: ``ntkspec.losses``,
-``ntkspec.optimizers``, ``ntkspec.experiments``, ``ntkspec.interop``.
+learning curves, theory-versus-practice experiments (:func:`compare`). Submodules with their
+own namespaces: ``ntkspec.losses``, ``ntkspec.optimizers``, ``ntkspec.experiments``,
+``ntkspec.interop``.
 """
 
 from ntkspec import losses, optimizers
 from ntkspec.activations import Sine
 from ntkspec.architectures import fourier_kernel, resnet_kernel, siren_kernel
-from ntkspec.compare import CompareConfig, Comparison, compare
 from ntkspec.curves import DegreeCurves
 from ntkspec.distributions import distribution
 from ntkspec.dynamics import (
@@ -23,6 +23,7 @@ from ntkspec.dynamics import (
     steps_to_fit,
 )
 from ntkspec.empirical import empirical_ntk
+from ntkspec.experiments import Experiment, ExperimentConfig, compare
 from ntkspec.generalization import LearningCurve, gd_learning_curve, learning_curve
 from ntkspec.kernels import Kernel, mlp_kernel
 from ntkspec.krr import kernel_regression_curve
@@ -42,10 +43,10 @@ from ntkspec.train import TrainRecord, fit, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "CompareConfig",
-    "Comparison",
     "DecayFit",
     "DegreeCurves",
+    "Experiment",
+    "ExperimentConfig",
     "Kernel",
     "LearningCurve",
     "Prediction",

@@ -1,12 +1,18 @@
-"""The compare pipeline and the `ntkspec compare` command: files, keys, config handling."""
+"""The compare pipeline and the `ntkspec compare` command: files, keys, config handling.
+
+Flat 0.1 flags and keys (``--dim``, ``--n``, ``{"width": ...}``) run through the one
+experiments pipeline (:func:`ntkspec.experiments.compare`), mapped by ``FLAT_KEYS``.
+"""
 
 import json
 
 import numpy as np
 import pytest
 
+from ntkspec import compare
 from ntkspec.cli import main
-from ntkspec.compare import CompareConfig, compare, load_config, record_schedule
+from ntkspec.experiments import load_config
+from ntkspec.experiments.schedule import record_schedule
 
 FAST = [
     "--preset",
@@ -27,7 +33,7 @@ def test_cli_compare_writes_report(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["compare", *FAST, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| k |" in printed and "report:" in printed
+    assert "rec operator" in printed and "report:" in printed
     files = {p.name for p in out.iterdir()}
     assert {
         "metrics.json",
@@ -42,18 +48,19 @@ def test_cli_compare_writes_report(tmp_path, capsys):
     for key in (
         "config",
         "degrees",
-        "times",
         "measured",
-        "predicted",
-        "predicted_gram",
-        "predicted_empirical",
+        "predictions",
         "max_abs_error",
-        "max_abs_error_empirical",
         "kernel_drift",
     ):
         assert key in metrics
-    assert metrics["degrees"] == [1, 2, 4] and metrics["times"][-1] == 60
-    assert np.asarray(metrics["measured"]).shape == (len(metrics["times"]), 3)
+    assert set(metrics["predictions"]) == {"operator", "gram", "empirical"}
+    assert set(metrics["max_abs_error"]) == {"operator", "gram", "empirical"}
+    times = metrics["measured"]["times"]
+    assert metrics["degrees"] == [1, 2, 4] and times[-1] == 60
+    assert np.asarray(metrics["measured"]["norms"]).shape == (len(times), 3)
+    # The flat flags are aliases of section keys: the config is the sectioned one.
+    assert metrics["config"]["model"]["width"] == 256 and metrics["config"]["data"]["n"] == 64
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "done" and run["config"] == metrics["config"] and run["devices"]
     for png in ("spectrum.png", "decay.png", "heatmap.png"):
@@ -83,7 +90,8 @@ def test_same_seed_same_metrics(tmp_path):
         (["--lr", "-1"], "lr"),
         (["--lr-fraction", "1.5"], "lr_fraction"),
         (["--activation", "swishy"], "activation"),
-        (["--sampling", "equispaced"], "dim = 2"),
+        (["--sampling", "equispaced"], "data.dim = 2"),
+        (["--sampling", "vmf", "--distribution", "uniform"], "give one of them"),
         (["--preset", "nope"], "invalid choice"),
         (["--config", "/nonexistent/file.toml"], "Cannot read config"),
         (["--amplitudes", "0.1,0.2"], "one amplitude per degree"),
@@ -109,28 +117,30 @@ def test_config_file_errors(tmp_path):
         load_config(unknown)
     wrong = tmp_path / "wrong.toml"
     wrong.write_text('dim = "three"\n')
-    with pytest.raises(TypeError, match="dim"):
+    with pytest.raises(TypeError, match="data.dim"):
         load_config(wrong)
-    good = tmp_path / "good.toml"
+    good = tmp_path / "good.toml"  # a flat 0.1 file
     good.write_text("dim = 2\nsampling = 'equispaced'\nn = 64\ndegrees = [1, 3]\n")
     cfg = load_config(good, overrides={"steps": 10})
-    assert cfg.dim == 2 and cfg.degrees == (1, 3) and cfg.steps == 10
-    assert cfg.amplitudes == (0.1, 0.1)
+    assert cfg.data.dim == 2 and cfg.target.degrees == (1, 3) and cfg.run.steps == 10
+    assert cfg.data.distribution == "equispaced" and cfg.target.amplitudes == (0.1, 0.1)
 
 
-def test_compare_api_accepts_mapping_and_rejects_other():
+def test_compare_api_accepts_flat_mapping_and_rejects_other():
     c = compare({"width": 128, "n": 32, "steps": 20, "record_every": 10})
-    assert c.measured.shape == (len(record_schedule(20, 10)), 3) and np.isfinite(c.kernel_drift)
-    with pytest.raises(TypeError, match="CompareConfig"):
+    assert c.config.model.width == 128 and c.config.data.n == 32
+    assert c.measured.norms.shape == (len(record_schedule(20, 10)), 3)
+    assert np.isfinite(c.kernel_drift)
+    with pytest.raises(TypeError, match="Expected config to be a TOML path, a mapping"):
         compare([1, 2])
     with pytest.raises(ValueError, match="Nyquist"):
-        CompareConfig(dim=2, sampling="equispaced", n=8, degrees=(1, 4)).validated()
+        load_config({"dim": 2, "sampling": "equispaced", "n": 8, "degrees": [1, 4]})
 
 
 def test_width_study_error_falls_like_inverse_sqrt_width():
     import jax
 
-    from ntkspec.compare import width_study
+    from ntkspec.experiments.width import width_study
 
     w = width_study([128, 2048], key=jax.random.key(0), n=96, kmax=4, seeds=2)
     # ~C/√width: 16× the width should cut the error ~4×; require at least 2.5× (2 seeds).
@@ -139,6 +149,10 @@ def test_width_study_error_falls_like_inverse_sqrt_width():
     gap = np.abs(w.gram_spectra - w.infinite_gram_spectrum).max(axis=1)
     assert gap[1] < gap[0]
     assert w.eigenvalues[0] == pytest.approx(0.5, rel=1e-14)
+    with pytest.raises(ValueError, match="positive widths"):
+        width_study([0], key=jax.random.key(0))
+    with pytest.raises(TypeError, match="mlp_kernel"):
+        width_study([8], "relu", key=jax.random.key(0))
 
 
 def test_cli_ntk(tmp_path, capsys):

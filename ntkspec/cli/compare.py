@@ -1,5 +1,11 @@
 """``ntkspec compare``: train and compare with the predictions, from a preset, a TOML file
-and flags; ``--resume`` continues an interrupted run."""
+and flags; ``--resume`` continues an interrupted run.
+
+One path: every configuration (a preset, a sectioned or flat 0.1 TOML file, the flags) is an
+:class:`~ntkspec.experiments.config.ExperimentConfig` run by
+:func:`ntkspec.experiments.compare`. The 0.1 flags (``--dim``, ``--n``, ``--sampling``,
+``--lr``, …) are aliases of section keys (:data:`~ntkspec.experiments.config.FLAT_KEYS`).
+"""
 
 from __future__ import annotations
 
@@ -21,18 +27,18 @@ from ntkspec.kernels import ACTIVATIONS
 
 
 def add(subparsers) -> None:
-    from ntkspec.compare import PRESETS as FLAT_PRESETS
     from ntkspec.experiments.config import PRESETS
 
-    PRESETS = {**FLAT_PRESETS, **PRESETS}
     p = subparsers.add_parser(
         "compare",
         help="theory vs practice: predicted vs measured per-degree residual decay of real GD",
         description=(
-            "Train a centered MLP with full-batch GD on a target made of chosen spherical-harmonic "
-            "degrees, and compare the per-degree residual with the NTK predictions (operator, "
-            "infinite-width Gram, empirical NTK). Writes metrics.json, run.json, report.md and "
-            "figures to --out. Precedence: --preset, then --config, then explicit flags."
+            "Train a network (by default a centered MLP with full-batch GD) on a target made of "
+            "chosen spherical-harmonic degrees, and compare the per-degree residual with the NTK "
+            "predictions (operator, infinite-width Gram, empirical NTK). Writes metrics.json, "
+            "run.json, report.md and figures to --out. Precedence: --preset, then --config, then "
+            "explicit flags. The 0.1 flags (--dim, --n, --sampling, --lr, ...) are aliases of "
+            "section keys."
         ),
     )
     p.add_argument(
@@ -46,7 +52,7 @@ def add(subparsers) -> None:
         metavar="FILE.toml",
         default=None,
         help="TOML file: [model] [data] [target] [loss] [optimizer] [run] sections (any model, "
-        "distribution, loss, optimizer), or the flat 0.1 CompareConfig fields",
+        "distribution, loss, optimizer), or the flat 0.1 keys (dim, n, sampling, lr, ...)",
     )
     p.add_argument(
         "--out", metavar="DIR", default=None, help="output directory (default: ntkspec-out)"
@@ -75,44 +81,46 @@ def add(subparsers) -> None:
         action="store_const",
         const=True,
         default=None,
-        help="run an --lr above the stability limit 2/lambda_max anyway (refused by default)",
+        help="[run] allow_unstable: run an --lr above the stability limit anyway (refused by "
+        "default)",
     )
     p.add_argument(
         "--allow-unlearnable",
         action="store_const",
         const=True,
         default=None,
-        help="train even if a target degree has lambda_k = 0 within error (refused by default: "
-        "it cannot be learned)",
+        help="[run] allow_unlearnable: train even if a target degree has lambda_k = 0 within "
+        "error (refused by default: it cannot be learned)",
     )
     p.add_argument(
         "--quiet", action="store_true", help="no cost estimate and no progress (bar or lines)"
     )
     for flag, typ, hlp in [
-        ("--dim", int, "ambient dimension d"),
-        ("--depth", int, "hidden layers"),
-        ("--activation", str, f"one of {', '.join(ACTIVATIONS)}"),
-        ("--weight-var", float, "sigma_w^2"),
-        ("--bias-var", float, "sigma_b^2"),
-        ("--first-layer-var", float, "sigma_w0^2"),
-        ("--width", int, "hidden width"),
-        ("--n", int, "training points"),
-        ("--sampling", str, "uniform or equispaced (S^1)"),
-        ("--degrees", int_list, "target degrees, e.g. 1,2,4"),
-        ("--amplitudes", float_list, "per-degree amplitudes (one or one per degree)"),
-        ("--lr", float, "GD step (default: lr-fraction x 2/lambda_max)"),
-        ("--lr-fraction", float, "fraction of the stability limit"),
-        ("--steps", int, "GD steps"),
-        ("--record-every", int, "late record interval (early records are log-spaced)"),
-        ("--seed", int, "random seed"),
-    ]:
+        ("--dim", int, "[data] dim: ambient dimension d"),
+        ("--depth", int, "[model] depth: hidden layers"),
+        ("--activation", str, f"[model] activation: one of {', '.join(ACTIVATIONS)}"),
+        ("--weight-var", float, "[model] weight_var: sigma_w^2"),
+        ("--bias-var", float, "[model] bias_var: sigma_b^2"),
+        ("--first-layer-var", float, "[model] first_layer_var: sigma_w0^2"),
+        ("--width", int, "[model] width: hidden width"),
+        ("--n", int, "[data] n: training points"),
+        ("--sampling", str, "[data] distribution (the 0.1 name of --distribution)"),
+        ("--degrees", int_list, "[target] degrees, e.g. 1,2,4"),
+        ("--amplitudes", float_list, "[target] amplitudes (one or one per degree)"),
+        ("--lr", float, "[optimizer] lr: the step (default: lr-fraction x the stability limit)"),
+        ("--lr-fraction", float, "[optimizer] lr_fraction: fraction of the stability limit"),
+        ("--steps", int, "[run] steps"),
+        ("--record-every", int, "[run] record_every: late record interval (early records are "
+         "log-spaced)"),
+        ("--seed", int, "[run] seed: random seed"),
+    ]:  # fmt: skip
         p.add_argument(flag, type=typ, default=None, help=hlp)
     _add_experiment_flags(p)
     p.set_defaults(run=run)
 
 
 #: Flags of the sectioned configuration (ntkspec.experiments): flag dest -> "section.key".
-#: Any of them (or a TOML file with sections) runs compare through ntkspec.experiments.
+#: (The 0.1 flags are mapped by ntkspec.experiments.config.FLAT_KEYS.)
 _EXPERIMENT_FLAGS = {
     "arch": "model.arch",
     "factory": "model.factory",
@@ -142,8 +150,7 @@ _EXPERIMENT_FLAGS = {
 def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
     """The [model]/[data]/[loss]/[optimizer]/[run] flags of the sectioned configuration."""
     g = p.add_argument_group(
-        "sections (ntkspec.experiments; any of these, or a TOML file with [sections], runs "
-        "the sectioned experiment: any model, distribution, loss and optimizer)"
+        "sections (any model, distribution, loss and optimizer; flags override --config)"
     )
     for flag, typ, hlp in [
         ("--arch", str, "[model] arch: mlp"),
@@ -177,60 +184,86 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
                    help="[loss] nonnegative lsq weights")  # fmt: skip
 
 
-_COMPARE_FIELDS = (
-    "dim",
-    "depth",
-    "activation",
-    "weight_var",
-    "bias_var",
-    "first_layer_var",
-    "width",
-    "n",
-    "sampling",
-    "degrees",
-    "amplitudes",
-    "lr",
-    "lr_fraction",
-    "allow_unstable",
-    "allow_unlearnable",
-    "steps",
-    "record_every",
-    "seed",
-)
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
 
 
-def _resolve_compare(args: argparse.Namespace):
-    """``(config, out directory)`` for a new run or for ``--resume``."""
+def _overrides(args: argparse.Namespace) -> dict:
+    """``{"section.key": value}`` of every flag given; an alias given twice is refused."""
+    from ntkspec.experiments.config import FLAT_KEYS
+
+    targets = {k: "{}.{}".format(*v) for k, v in FLAT_KEYS.items()}
+    targets.update(_EXPERIMENT_FLAGS)
+    out, by = {}, {}
+    for dest, key in targets.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if key in out:
+            raise ValueError(
+                f"{_flag(by[key])} and {_flag(dest)} both set {key}; give one of them."
+            )
+        out[key], by[key] = value, dest
+    return out
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    """The configuration flags given, as the user spelled them."""
+    from ntkspec.experiments.config import FLAT_KEYS
+
+    dests = [*FLAT_KEYS, *_EXPERIMENT_FLAGS, "preset", "config", "out"]
+    given = [_flag(k) for k in dests if getattr(args, k, None) is not None]
+    return given + (["--force"] if args.force else [])
+
+
+def _resumed_config(out: Path):
+    """The configuration of the unfinished run in ``out`` (a 0.1 flat one is mapped)."""
+    from ntkspec.experiments import load_config
+    from ntkspec.experiments.config import SECTIONS
+    from ntkspec.rundir import CHECKPOINT, resume
+
+    config = resume(out)
+    flat = not any(isinstance(config.get(k), dict) for k in SECTIONS)
+    if flat and (out / CHECKPOINT).exists():
+        raise ValueError(
+            f"Cannot resume {out}: it was started by ntkspec 0.1 (a flat configuration), whose "
+            "checkpoints this version cannot continue (other random draws); start it again with "
+            f"'ntkspec compare --config FILE.toml --out {out} --force'."
+        )
+    return load_config(config)
+
+
+def _config(args: argparse.Namespace):
+    """``(ExperimentConfig, out directory)`` for a new run or for ``--resume``."""
     from ntkspec._validate import check_int
-    from ntkspec.compare import load_config
-    from ntkspec.rundir import prepare, resume
+    from ntkspec.experiments import load_config
+    from ntkspec.rundir import prepare
 
     if args.checkpoint_every is not None:
         check_int("checkpoint_every", args.checkpoint_every, minimum=1)
     for flag in ("out", "resume"):
         if getattr(args, flag) == "":
             raise ValueError(f"Expected a directory after --{flag}; got an empty string.")
-    if args.resume is None:
-        overrides = {k: getattr(args, k) for k in _COMPARE_FIELDS}
-        cfg = load_config(args.config, preset=args.preset, overrides=overrides)
-        out = prepare(args.out or "ntkspec-out", cfg.to_dict(), steps=cfg.steps, force=args.force)
-        return cfg, out
-    given = [k for k in _COMPARE_FIELDS if getattr(args, k) is not None]
-    given += [k for k in ("preset", "config", "out") if getattr(args, k) is not None]
-    given += ["force"] if args.force else []
-    if given:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given)
-        raise ValueError(f"--resume DIR takes the configuration from DIR/run.json; drop {flags}.")
-    return load_config(resume(args.resume)), Path(args.resume)
+    if args.resume is not None:
+        given = _given(args)
+        if given:
+            raise ValueError(
+                f"--resume DIR takes the configuration from DIR/run.json; drop {', '.join(given)}."
+            )
+        out = Path(args.resume)
+        return _resumed_config(out), out
+    cfg = load_config(args.config, preset=args.preset, overrides=_overrides(args))
+    out = prepare(args.out or "ntkspec-out", cfg.to_dict(), steps=cfg.run.steps,
+                  force=args.force)  # fmt: skip
+    return cfg, out
 
 
 def _print_compare_cost(cfg) -> None:
     """One stderr line: FLOPs by part and a calibrated time estimate (or why there is none)."""
-    from ntkspec.experiments.config import ExperimentConfig
     from ntkspec.experiments.cost import estimate_cost
 
     try:
-        est = estimate_cost(cfg if isinstance(cfg, ExperimentConfig) else cfg.to_dict())
+        est = estimate_cost(cfg)
     except ValueError as e:  # a user network (model.factory): no FLOP model
         print(f"cost: not available ({one_line(str(e))})", file=sys.stderr, flush=True)
         return
@@ -243,30 +276,21 @@ def _print_compare_cost(cfg) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from ntkspec.compare import check_learnable, compare
-    from ntkspec.report import running, summary_table, write_report
-    from ntkspec.rundir import CHECKPOINT, checkpoint_step
+def _train(args: argparse.Namespace, cfg, out: Path):
+    """Run the experiment in ``out`` (run.json: running, then failed/interrupted or done)."""
+    from ntkspec.experiments import compare
+    from ntkspec.experiments.learnability import check_config
+    from ntkspec.report import write_report
+    from ntkspec.rundir import CHECKPOINT, checkpoint_step, finish, running
 
-    if _sectioned(args):
-        return _run_experiment(args)
-    cfg, out = _resolve_compare(args)
-    ckpt = out / CHECKPOINT
-    if args.resume is not None:
-        step = checkpoint_step(out)
-        start = "step 0 (no checkpoint)" if step is None else f"step {step}"
-        print(f"resuming {out} from {start} of {cfg.steps}", file=sys.stderr)
     try:
         with running(out, cfg.to_dict()):
             if not args.quiet:
-                check_learnable(cfg)  # refuse before spending time on the estimate
+                check_config(cfg)  # refuse before spending time on the estimate
                 _print_compare_cost(cfg)
-            result = compare(
-                cfg,
-                callback=progress(args.quiet),
-                checkpoint=ckpt,
-                checkpoint_every=args.checkpoint_every,
-            )
+            exp = compare(cfg, callback=progress(args.quiet), checkpoint=out / CHECKPOINT,
+                          checkpoint_every=args.checkpoint_every)  # fmt: skip
+            paths = write_report(exp, out)
     except BaseException:
         step = checkpoint_step(out)
         if step is not None:
@@ -276,93 +300,26 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         raise
-    paths = write_report(result, out)
-    ckpt.unlink(missing_ok=True)  # the run is complete: metrics.json holds the records
-    print(summary_table(result))
-    print(
-        f"kernel drift {result.kernel_drift:.4f}, init kernel error "
-        f"{result.init_kernel_error:.4f}, lr {result.lr:.4g} (limit {result.lr_limit:.4g})"
-    )
-    print(f"report: {paths['report.md']}")
-    if result.diverged:
-        print_error(
-            f"training diverged (lr {result.lr:.4g} vs the stability limit 2/lambda_max = "
-            f"{result.lr_limit:.4g}); lower --lr"
-        )
-        return 1
-    return 0
+    finish(out, cfg.to_dict(), diverged=exp.diverged)
+    return exp, paths
 
 
-def _sectioned(args: argparse.Namespace) -> bool:
-    """Whether this compare runs through ntkspec.experiments (sections, new flags or preset)."""
-    from ntkspec.compare import PRESETS as FLAT_PRESETS
-    from ntkspec.experiments.config import SECTIONS, load_toml
-    from ntkspec.rundir import read_run
+def run(args: argparse.Namespace) -> int:
+    from ntkspec.experiments import format_experiment
+    from ntkspec.rundir import checkpoint_step
 
-    if any(getattr(args, k) is not None for k in _EXPERIMENT_FLAGS):
-        return True
-    if args.preset is not None and args.preset not in FLAT_PRESETS:
-        return True
-    if args.config is not None:
-        tables = load_toml(args.config).items()
-        return any(k in SECTIONS and isinstance(v, dict) for k, v in tables)
-    if args.resume is not None and Path(args.resume, "run.json").is_file():
-        return isinstance(read_run(args.resume)["config"].get("model"), dict)
-    return False
-
-
-def _experiment_config(args: argparse.Namespace):
-    """``(ExperimentConfig, out directory)`` for a new sectioned run or for ``--resume``."""
-    from ntkspec._validate import check_int
-    from ntkspec.experiments import load_config
-    from ntkspec.experiments.config import FLAT_KEYS
-    from ntkspec.rundir import prepare, resume
-
-    if args.checkpoint_every is not None:
-        check_int("checkpoint_every", args.checkpoint_every, minimum=1)
-    overrides = {"{}.{}".format(*FLAT_KEYS[k]): getattr(args, k) for k in _COMPARE_FIELDS}
-    overrides.update({v: getattr(args, k) for k, v in _EXPERIMENT_FLAGS.items()})
-    if args.resume is None:
-        cfg = load_config(args.config, preset=args.preset, overrides=overrides)
-        out = prepare(args.out or "ntkspec-out", cfg.to_dict(), steps=cfg.run.steps,
-                      force=args.force)  # fmt: skip
-        return cfg, out
-    given = [k for k, v in overrides.items() if v is not None]
-    given += [k for k in ("preset", "config", "out") if getattr(args, k) is not None]
-    if given or args.force:
-        raise ValueError(f"--resume DIR takes the configuration from DIR/run.json; drop {given}.")
-    return load_config(resume(args.resume)), Path(args.resume)
-
-
-def _run_experiment(args: argparse.Namespace) -> int:
-    """compare through ntkspec.experiments: metrics.json, report.md, run.json in --out."""
-    from ntkspec._io import atomic_write_text
-    from ntkspec.experiments import compare, format_experiment
-    from ntkspec.experiments.learnability import check_config
-    from ntkspec.experiments.summary import write_figures
-    from ntkspec.rundir import CHECKPOINT, checkpoint_step, finish, running
-
-    cfg, out = _experiment_config(args)
+    cfg, out = _config(args)
     if args.resume is not None:
         step = checkpoint_step(out)
         start = "step 0 (no checkpoint)" if step is None else f"step {step}"
         print(f"resuming {out} from {start} of {cfg.run.steps}", file=sys.stderr)
-    with running(out, cfg.to_dict()):
-        if not args.quiet:
-            check_config(cfg)  # refuse before spending time on the estimate
-            _print_compare_cost(cfg)
-        exp = compare(cfg, callback=progress(args.quiet), checkpoint=out / CHECKPOINT,
-                      checkpoint_every=args.checkpoint_every)  # fmt: skip
-        exp.save(out / "metrics.json")
-        text = format_experiment(exp)
-        figures = "\n".join(write_figures(exp, out))  # optional: never fail a finished run
-        atomic_write_text(
-            out / "report.md", f"# ntkspec compare\n\n```\n{text}\n```\n\n{figures}\n"
-        )
-    finish(out, cfg.to_dict(), diverged=exp.diverged)
-    print(text)
-    print(f"report: {out / 'report.md'}")
+    exp, paths = _train(args, cfg, out)
+    print(format_experiment(exp))
+    print(f"report: {paths['report.md']}")
     if exp.diverged:
-        print_error(f"training diverged (lr {exp.setting.lr:.4g}); lower --lr")
+        s = exp.setting
+        print_error(
+            f"training diverged (lr {s.lr:.4g} vs the stability limit {s.lr_limit:.4g}); lower --lr"
+        )
         return 1
     return 0

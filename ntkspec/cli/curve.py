@@ -59,7 +59,7 @@ def add(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ntkspec.curve_report import curve_payload, curve_table, run_curve, write_curve_report
-    from ntkspec.report import check_output_dir, run_info, running
+    from ntkspec.rundir import check_output_dir, run_info, running
 
     kernel = kernel_from_args(args)
     config = {

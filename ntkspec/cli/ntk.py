@@ -107,13 +107,33 @@ class _Stages:
         return False
 
 
+def _noise(emp) -> np.ndarray:
+    """Degrees whose empirical estimate is sampling noise: negative, or within 2 stderr of 0."""
+    return emp.noise(2.0) | (emp.eigenvalues < 0)
+
+
+def _print_table(emp, inf) -> None:
+    """Per-degree table: empirical estimate ± its Monte-Carlo stderr, infinite-width λ_k."""
+    noise = _noise(emp)
+    print(f"{'k':>4} {'empirical':>14} {'± stderr':>10} {'infinite width':>16}")
+    for k in range(len(emp.degrees)):
+        value = f"{'noise':>14}" if noise[k] else f"{emp.eigenvalues[k]:>14.6e}"
+        print(f"{k:>4} {value} {emp.stderr[k]:>10.2e} {inf.eigenvalues[k]:>16.6e}")
+    if noise.any():
+        print(
+            "# noise: the estimate is negative or within 2 standard errors of 0 (Monte-Carlo "
+            "error over the points), so it cannot be told from zero; the values are in "
+            "gram_spectrum.json"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     import jax
 
     from ntkspec import _compat
     from ntkspec._io import atomic_savez
     from ntkspec._validate import check_int
-    from ntkspec.compare import MAX_POINTS, MAX_SEED
+    from ntkspec.experiments.config import MAX_POINTS, MAX_SEED
     from ntkspec.experiments.width import mlp_for, ntk_sample, sample_points
     from ntkspec.rundir import check_output_dir, run_info, running
 
@@ -160,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
             "config": config,
             "degrees": [int(k) for k in emp.degrees],
             "empirical": [float(x) for x in emp.eigenvalues],
+            "stderr": [float(x) for x in emp.stderr],
+            "noise": [bool(x) for x in _noise(emp)],
             "infinite_width": [float(x) for x in inf.eigenvalues],
             "relative_error": error,
         }
@@ -169,8 +191,6 @@ def run(args: argparse.Namespace) -> int:
         f"# empirical NTK of a depth-{kernel.depth} width-{args.width} {kernel.activation} MLP "
         f"on {n} points of S^{args.dim - 1}; ||K - K_inf||/||K_inf|| = {error:.4g}"
     )
-    print(f"{'k':>4} {'empirical':>14} {'infinite width':>16}")
-    for k in range(kmax + 1):
-        print(f"{k:>4} {emp.eigenvalues[k]:>14.6e} {inf.eigenvalues[k]:>16.6e}")
+    _print_table(emp, inf)
     print(f"saved: {out / 'gram.npz'}, {out / 'gram_spectrum.json'}")
     return 0

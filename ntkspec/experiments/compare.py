@@ -223,7 +223,10 @@ def step_size(cfg: ExperimentConfig, K_ref, reference, loss: Loss, X, kmax) -> S
             "likely diverge"
         )
         if not cfg.run.allow_unstable:
-            raise ValueError(f"{message}. Lower lr, or set run.allow_unstable = true.")
+            raise ValueError(
+                f"{message}. Lower optimizer.lr (--lr), or set run.allow_unstable = true "
+                "(--allow-unstable) to run it anyway."
+            )
         warnings.warn(message + ".", UserWarning, stacklevel=3)
     return Setting(make_optimizer(oc, lr), loss, float(lr), float(limit), reference, kmax)
 

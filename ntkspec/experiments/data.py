@@ -63,7 +63,6 @@ def make_target(
     """``Σ_k A_k h_k(X)`` with unit-L²(σ) random harmonics h_k (sines on S^1), float64 ``(n,)``.
 
     ``sines`` chooses ``h_k = √2 sin(kθ + φ_k)`` (needs d = 2); ``None`` means "when d = 2".
-    (The 0.1 front-end :func:`ntkspec.compare.compare` used sines only for equispaced points.)
     """
     if sines is None:
         sines = X.shape[1] == 2

@@ -1,7 +1,7 @@
 """Which target degrees a kernel can learn: λ_k = 0 within error means never.
 
-The one home of the learnability refusal shared by :func:`ntkspec.experiments.compare` and the
-0.1 front-end :func:`ntkspec.compare.compare` (docs/theory.md, gradient descent per degree).
+The one home of the learnability refusal of :func:`ntkspec.experiments.compare` and of the
+CLI's early check (docs/theory.md, gradient descent per degree).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def unlearnable_degrees(kernel, dim: int, degrees) -> dict[int, str]:
     activation such as ``identity``, ``erf`` or ``sin``); the reason then says so.
 
     Args:
-      kernel: a :class:`ntkspec.kernels.Kernel` (its NTK is used).
+      kernel: a zonal kernel (:class:`ntkspec.kernels.ZonalKernel`: an MLP, residual MLP,
+        Fourier-feature or SIREN kernel); its NTK is used.
       dim: ambient dimension d.
       degrees: the target degrees.
 
@@ -85,11 +86,10 @@ def check_config(cfg) -> np.ndarray | None:
     Cheap (no network is built): the CLI calls it to refuse an unlearnable target before it
     spends time on a cost estimate. ``None`` for a ``model.factory`` (no known kernel).
     """
-    from ntkspec.kernels import mlp_kernel
+    from ntkspec.experiments.model import model_kernel
 
-    m = cfg.model
-    if m.factory is not None:
+    kernel = model_kernel(cfg.model, cfg.data.dim)
+    if kernel is None:
         return None
-    kernel = mlp_kernel(m.depth, m.activation, m.weight_var, m.bias_var, m.first_layer_var)
     allow, flag = cfg.run.allow_unlearnable, "run.allow_unlearnable"
     return learnable_mask(kernel, cfg.data.dim, cfg.target.degrees, allow=allow, flag=flag)

@@ -1,7 +1,6 @@
 """When an experiment records its per-degree residuals: log-spaced early, then uniformly.
 
-The one home of the record schedule shared by :func:`ntkspec.experiments.compare` and the
-0.1 front-end :func:`ntkspec.compare.compare` (which re-exports :func:`record_schedule`).
+The record schedule of :func:`ntkspec.experiments.compare` (and of ``ntkspec compare``).
 """
 
 from __future__ import annotations

@@ -100,16 +100,15 @@ def decay_figure(exp, path=None):
     """Per-degree ``‖Π_k r_t‖ / ‖Π_k r_0‖``: measured and every prediction, one colour per degree.
 
     Line styles by curve (:data:`STYLES`): measured solid, ``operator`` dashed, ``gram``
-    dash-dotted, ``empirical`` dotted, the plain-loss ones thinner. Returns the matplotlib
-    Figure (also written as PNG to ``path`` if given).
+    dash-dotted, ``empirical`` dotted, the plain-loss ones thinner; the comparison floor is a
+    grey line. The legend names every colour (the degree, "cannot be learned" where
+    λ_k = 0), every style and the floor. Returns the matplotlib Figure (also written as PNG
+    to ``path`` if given).
     """
-    import io
-    from pathlib import Path
-
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from ntkspec._io import atomic_write_bytes
+    from ntkspec.experiments.metrics import COMPARE_FLOOR
 
     fig = Figure(figsize=(7.2, 4.6), layout="constrained")
     ax = fig.add_subplot()
@@ -118,19 +117,23 @@ def decay_figure(exp, path=None):
         for name, c in curves.items():
             y = c.normalized()[:, i]
             ax.plot(c.times, np.where(y > 0, y, np.nan), color=f"C{i % 10}", **STYLES[name])
-    handles = [Line2D([], [], color=f"C{i % 10}", lw=2, label=f"k = {int(k)}")
+    handles = [Line2D([], [], color=f"C{i % 10}", lw=2, label=f"k = {int(k)}" + (
+                   "" if exp.learnable[i] else " (cannot be learned)"))
                for i, k in enumerate(exp.degrees)]  # fmt: skip
     handles += [Line2D([], [], color="0.3", label=name, **STYLES[name]) for name in curves]
+    floor = f"comparison floor {COMPARE_FLOOR:g}"
+    ax.axhline(COMPARE_FLOOR, color="0.5", lw=0.8)
+    handles.append(Line2D([], [], color="0.5", lw=0.8, label=floor))
     ax.set_yscale("log")
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlim(0, max(1, int(exp.measured.times[-1])))
+    ax.set_ylim(bottom=1e-3)  # below it: float32 noise
     ax.set_xlabel(f"{exp.setting.optimizer.name} step t")
     ax.set_ylabel("‖Π_k r_t‖ / ‖Π_k r_0‖")
+    ax.set_title("per-degree residual: measured vs NTK predictions", fontsize=9)
     ax.legend(handles=handles, fontsize=7, ncol=2, loc="lower left")
     if path is not None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        atomic_write_bytes(Path(path), buf.getvalue())
+        save_figure(fig, path)
     return fig
 
 

@@ -14,8 +14,10 @@ import jax
 import numpy as np
 
 from ntkspec import _compat
+from ntkspec._validate import check_int
 from ntkspec.empirical import empirical_ntk
-from ntkspec.kernels import Kernel
+from ntkspec.experiments.config import MAX_POINTS, int_tuple
+from ntkspec.kernels import Kernel, mlp_kernel
 from ntkspec.models import mlp
 from ntkspec.spectrum import Spectrum, gram_spectrum, spectrum
 from ntkspec.sphere import sample_sphere
@@ -41,7 +43,9 @@ class NTKSample(NamedTuple):
 
     Attributes:
       X: float64 ``(n, d)``; K: the empirical NTK ``(n, n)``; K_inf: the infinite-width Gram.
-      empirical: per-degree estimates of K/n (:func:`ntkspec.spectrum.gram_spectrum`).
+      empirical: per-degree estimates of K/n (:func:`ntkspec.spectrum.gram_spectrum`), with
+        their Monte-Carlo standard errors in ``empirical.stderr`` (``empirical.noise()`` flags
+        the degrees that are sampling noise).
       infinite: the Funk–Hecke spectrum of the kernel.
       relative_error: ``‖K − K_inf‖_F / ‖K_inf‖_F``; n_params: trainable parameters.
     """
@@ -96,6 +100,13 @@ class WidthStudy(NamedTuple):
         (:func:`ntkspec.spectrum.gram_spectrum`, mean over seeds).
       infinite_gram_spectrum: float64 ``(kmax + 1,)``, the same estimate for Θ_∞ on the sample.
       eigenvalues: float64 ``(kmax + 1,)``, the Funk–Hecke λ_k.
+      gram_stderr: float64 ``(W, kmax + 1)``, a standard error of ``gram_spectra`` (an estimate,
+        one standard deviation, not a bound): ``√(mean_s σ_s² + var_s(λ̂_s)/S)`` over the S
+        seeds, with σ_s the Monte-Carlo stderr of seed s over the points (not reduced by
+        averaging: every seed uses the same points) and the spread between initializations
+        (``var`` with ddof 1; 0 for one seed).
+      infinite_gram_stderr: float64 ``(kmax + 1,)``, the Monte-Carlo stderr of
+        ``infinite_gram_spectrum``.
     """
 
     widths: np.ndarray
@@ -103,40 +114,83 @@ class WidthStudy(NamedTuple):
     gram_spectra: np.ndarray
     infinite_gram_spectrum: np.ndarray
     eigenvalues: np.ndarray
+    gram_stderr: np.ndarray
+    infinite_gram_stderr: np.ndarray
+
+
+def _seed_mean_stderr(estimates: np.ndarray, stderrs: np.ndarray) -> np.ndarray:
+    """Standard error of the mean over seeds of per-degree Gram estimates on the same points.
+
+    ``estimates``, ``stderrs``: ``(S, K)`` per-seed λ̂ and their Monte-Carlo stderr over the
+    points. Law of total variance: the point-sampling part is at most ``mean_s σ_s²`` (the
+    seeds share the points, so averaging does not reduce it; the mean of variances bounds the
+    variance of the mean by Jensen), the initialization part is ``var_s(λ̂_s)/S``.
+    """
+    S = estimates.shape[0]
+    spread = np.var(estimates, axis=0, ddof=1) / S if S > 1 else 0.0
+    return np.sqrt(np.mean(stderrs**2, axis=0) + spread)
 
 
 def width_study(
-    widths: np.ndarray, kernel: Kernel, *, key: jax.Array, dim: int, n: int, kmax: int,
-    seeds: int,
+    widths, kernel: Kernel | None = None, *, key: jax.Array, dim: int = 3, n: int = 256,
+    kmax: int = 8, seeds: int = 2,
 ) -> WidthStudy:  # fmt: skip
     """How fast the empirical NTK of ``mlp_for(kernel, w)`` approaches ``kernel`` in width w.
 
     Draws n uniform points on S^{dim-1} and, for each width, ``seeds`` initializations; the
-    relative Frobenius error is expected to fall like ~1/√width (Jacot et al. 2018). Inputs
-    are validated by the caller (:func:`ntkspec.compare.width_study`).
+    relative Frobenius error is expected to fall like ~1/√width (Jacot et al. 2018).
+
+    Args:
+      widths: positive integers (a list or one).
+      kernel: an MLP kernel (:func:`ntkspec.mlp_kernel`); ``None`` = ``mlp_kernel(1)``, the
+        two-layer ReLU network.
+      key: the seed of the points and the initializations.
+      dim, n, kmax, seeds: ambient dimension, points, largest degree, initializations per width.
+
+    >>> import jax
+    >>> w = width_study([16], key=jax.random.key(0), n=12, kmax=2, seeds=1)
+    >>> w.relative_error.shape, w.gram_spectra.shape
+    ((1,), (1, 3))
     """
+    raw = list(widths) if isinstance(widths, list | tuple | np.ndarray) else widths
+    widths = np.asarray(int_tuple("widths", raw), dtype=np.int64)
+    if widths.size == 0 or (widths < 1).any():
+        raise ValueError(f"Expected positive widths; got {widths.tolist()}.")
+    kernel = mlp_kernel(1) if kernel is None else kernel
+    if not isinstance(kernel, Kernel):
+        raise TypeError(f"Expected kernel to be an mlp_kernel; got {type(kernel).__name__}.")
+    dim = check_int("dim", dim, minimum=2, maximum=1000)
+    n = check_int("n", n, minimum=2, maximum=MAX_POINTS)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=10_000)
+    seeds = check_int("seeds", seeds, minimum=1)
     with _compat.random_streams():
         k_points, k_init = jax.random.split(key)
     X = sample_points(k_points, n, dim)
     with _compat.enable_x64():
         K_inf = np.asarray(kernel.gram(X), dtype=np.float64)
     Xj = jax.numpy.asarray(X, dtype=jax.numpy.float32)
-    errors, spectra = [], []
+    errors, spectra, stderrs = [], [], []
     for w in widths:
         model = mlp_for(kernel, int(w))
-        e, s = [], []
+        e, s, se = [], [], []
         with _compat.random_streams():
             keys = jax.random.split(jax.random.fold_in(k_init, int(w)), seeds)
         for kk in keys:
             K = np.asarray(empirical_ntk(model.apply, model.init(kk, dim), Xj), dtype=np.float64)
             e.append(np.linalg.norm(K - K_inf) / np.linalg.norm(K_inf))
-            s.append(gram_spectrum(K, X, kmax).eigenvalues)
+            g = gram_spectrum(K, X, kmax)
+            s.append(g.eigenvalues)
+            se.append(g.stderr)
         errors.append(np.mean(e))
         spectra.append(np.mean(s, axis=0))
+        stderrs.append(_seed_mean_stderr(np.asarray(s), np.asarray(se)))
+    g_inf = gram_spectrum(K_inf, X, kmax)
     return WidthStudy(
         widths=np.asarray(widths).astype(np.int64),
         relative_error=np.asarray(errors),
         gram_spectra=np.asarray(spectra),
-        infinite_gram_spectrum=gram_spectrum(K_inf, X, kmax).eigenvalues,
+        infinite_gram_spectrum=g_inf.eigenvalues,
         eigenvalues=spectrum(kernel, dim, kmax).eigenvalues,
+        gram_stderr=np.asarray(stderrs),
+        infinite_gram_stderr=g_inf.stderr,
     )
