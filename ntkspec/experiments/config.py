@@ -77,7 +77,25 @@ MAX_POINTS = 16384
 #: Targets stay in the lazy regime only when small; this bound only refuses absurd values.
 MAX_AMPLITUDE = 1e6
 
-ARCHS = ("mlp",)
+ARCHS = ("mlp", "resnet", "fourier", "power_law", "siren")
+#: Architectures on frozen features: depth 0 is a linear readout on them.
+FEATURE_ARCHS = ("fourier", "power_law")
+_NET_KEYS = ("activation", "weight_var", "bias_var", "first_layer_var")
+#: The [model] keys each architecture uses (beyond arch, depth, width and factory).
+ARCH_KEYS = {
+    "mlp": _NET_KEYS,
+    "resnet": ("activation", "weight_var", "first_layer_var", "alpha"),
+    "fourier": (*_NET_KEYS, "alpha", "beta", "features"),
+    "power_law": (*_NET_KEYS, "alpha", "power", "features"),
+    "siren": ("activation", "weight_var", "bias_var", "omega0"),
+}
+_REQUIRED = {
+    "beta": "the variance of the Fourier frequencies",
+    "features": "the number of frequencies",
+    "power": "the exponent p of the amplitudes a_j ∝ j^(-p)",
+}
+#: Keys whose default is None (bias_var defaults to 0): given means not None.
+_ARCH_ONLY = tuple(sorted({k for keys in ARCH_KEYS.values() for k in keys} - {"bias_var"}))
 DISTRIBUTIONS = ("uniform", "equispaced", "vmf", "mixture", "cap", "warped_circle", "file", "grid")
 LOSSES = ("mse", "weighted", "sobolev")
 WEIGHT_METHODS = ("lsq", "kernel", "voronoi", "density", "spacing", "design")
@@ -121,48 +139,128 @@ def float_tuple(name: str, value) -> tuple[float, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """``[model]``: ntkspec's centered MLP (``arch = "mlp"``) or a user ``factory``.
+    """``[model]``: one of ntkspec's architectures (``arch``) or a user ``factory``.
+
+    Every architecture is built centered (output 0 at initialization), in NTK parametrization,
+    with its infinite-width kernel (docs/theory.md §6.7):
+
+    - ``"mlp"``: :func:`ntkspec.models.mlp` (``depth`` hidden layers of ``width``).
+    - ``"resnet"``: :func:`ntkspec.arch_models.resnet`, ``depth`` residual blocks with branch
+      scale ``alpha`` (a number >= 0, or a depth rule ``"1/sqrt(L)"`` or ``"1/L"``; default 1).
+      No biases; closed-form activations only (relu, erf, identity, sin, cos).
+    - ``"fourier"``: :func:`ntkspec.arch_models.fourier_net`, ``features`` (M) frozen Gaussian
+      Fourier features with frequency variance ``beta``, under an MLP of ``depth`` layers, a
+      residual MLP when ``alpha`` is given, or a linear readout when ``depth = 0``
+      (random-features regression). The kernel is the M → ∞ one.
+    - ``"power_law"`` (S^1 only, ``data.dim = 2``): :func:`ntkspec.arch_models.power_law_net`,
+      the embedding ``a_j [cos jθ, sin jθ]``, a_j ∝ j^(−power), j <= ``features``; on top as
+      for ``"fourier"``. Its kernel is exact at any ``features``.
+    - ``"siren"``: :func:`ntkspec.arch_models.siren` with a Gaussian first layer of variance
+      ``omega0``² (default ω0 = 30), sine activations (``weight_var`` default 2) and, with
+      ``bias_var`` > 0, Gaussian biases (without them every even degree has λ_k = 0).
 
     Attributes:
-      arch: ``"mlp"`` (:func:`ntkspec.models.mlp`, centered, with its ``mlp_kernel``).
-      depth, width, activation, weight_var, bias_var, first_layer_var: the MLP.
+      arch: one of ``ARCHS``.
+      depth, width, activation, weight_var, bias_var, first_layer_var: the (inner) network;
+        ``activation`` defaults to relu (sin for siren, which takes no other).
+      alpha, beta, omega0, features, power: the architecture's own keys (above); a key given
+        to an architecture that has no use for it is an error.
       factory: ``"package.module:function"``, a function ``(key, dim) -> (apply_fn, params)``
-        importable from the working directory. It replaces the MLP; there is then no
+        importable from the working directory. It replaces the network; there is then no
         infinite-width kernel (the empirical-NTK prediction carries the comparison).
     """
 
     arch: str = "mlp"
     depth: int = 1
     width: int = 8192
-    activation: str = "relu"
+    activation: str | None = None
     weight_var: float | None = None
     bias_var: float = 0.0
     first_layer_var: float | None = None
+    alpha: float | str | None = None
+    beta: float | None = None
+    omega0: float | None = None
+    features: int | None = None
+    power: float | None = None
     factory: str | None = None
 
     def validated(self) -> ModelConfig:
-        from ntkspec.kernels import ACTIVATIONS, mlp_kernel
+        from ntkspec.experiments.model import model_kernel
+        from ntkspec.kernels import ACTIVATIONS
 
-        check_choice("model.arch", self.arch, ARCHS)
+        arch = check_choice("model.arch", self.arch, ARCHS)
         if self.factory is not None and (
             not isinstance(self.factory, str) or self.factory.count(":") != 1
         ):
             raise ValueError(
                 f"Expected model.factory as 'package.module:function'; got {self.factory!r}."
             )
-        if not isinstance(self.activation, str) or self.activation not in ACTIVATIONS:
+        if self.activation is not None and (
+            not isinstance(self.activation, str) or self.activation not in ACTIVATIONS
+        ):
             raise ValueError(
                 f"Expected model.activation to be one of {list(ACTIVATIONS)}; "
                 f"got {self.activation!r}."
             )
-        depth = check_int("model.depth", self.depth, minimum=1, maximum=64)
+        low = 0 if arch in FEATURE_ARCHS else 1
+        depth = check_int("model.depth", self.depth, minimum=low, maximum=64)
         width = check_int("model.width", self.width, minimum=1, maximum=1 << 20)
+        out = dataclasses.replace(self, depth=depth, width=width)._arch_keys()
         try:
-            mlp_kernel(depth, self.activation, self.weight_var, self.bias_var,
-                       self.first_layer_var)  # fmt: skip
+            model_kernel(out)
         except (TypeError, ValueError) as e:
             raise type(e)(f"model: {e}") from None
-        return dataclasses.replace(self, depth=depth, width=width)
+        return out
+
+    def _arch_keys(self) -> ModelConfig:
+        """The architecture's keys checked (one line naming ``model.<key>``) and defaulted."""
+        arch, depth = self.arch, self.depth
+        uses = set(ARCH_KEYS[arch])
+        if arch in FEATURE_ARCHS and depth == 0:  # a linear readout: no network on top
+            uses -= {"activation", "weight_var", "bias_var", "first_layer_var", "alpha"}
+        if arch in FEATURE_ARCHS and self.alpha is not None:  # a residual MLP on top
+            uses -= {"bias_var"}
+        given = {k for k in _ARCH_ONLY if getattr(self, k) is not None}
+        given |= {"bias_var"} if self.bias_var != 0 else set()
+        for key in sorted(given - uses):
+            why = "a linear readout (depth = 0)" if arch in FEATURE_ARCHS and depth == 0 else ""
+            raise ValueError(
+                f"Expected no model.{key} with model.arch = {arch!r}"
+                f"{', which is ' + why if why else ''}; got {getattr(self, key)!r}."
+            )
+        for key in ("beta", "features") if arch == "fourier" else ("power", "features"):
+            if arch in FEATURE_ARCHS and getattr(self, key) is None:
+                raise ValueError(
+                    f"Expected model.{key} ({_REQUIRED[key]}) for model.arch = {arch!r}."
+                )
+        if arch == "siren" and self.activation not in (None, "sin"):
+            raise ValueError(
+                f"Expected no model.activation other than 'sin' with model.arch = 'siren'; "
+                f"got {self.activation!r}."
+            )
+        alpha = self.alpha
+        if isinstance(alpha, str):
+            from ntkspec.architectures import ALPHA_RULES
+
+            if alpha not in ALPHA_RULES:
+                raise ValueError(
+                    f"Expected model.alpha to be a number >= 0 or one of {list(ALPHA_RULES)}; "
+                    f"got {alpha!r}."
+                )
+        elif alpha is not None:
+            alpha = check_positive("model.alpha", alpha, allow_zero=True)
+        features = _opt(check_int, "model.features", self.features, minimum=1, maximum=1 << 16)
+        default_act = ("sin" if arch == "siren" else "relu") if "activation" in uses else None
+        return dataclasses.replace(
+            self,
+            activation=self.activation or default_act,
+            alpha=1.0 if alpha is None and arch == "resnet" else alpha,
+            beta=_opt(check_positive, "model.beta", self.beta),
+            omega0=30.0 if arch == "siren" and self.omega0 is None else
+            _opt(check_positive, "model.omega0", self.omega0),
+            features=features,
+            power=_opt(check_real, "model.power", self.power),
+        )  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,10 @@
-"""The model of an experiment: ntkspec's centered MLP, a user factory, or a given network.
+"""The model of an experiment: one of ntkspec's architectures, a user factory, or a network.
 
-A :class:`Model` is ``(apply, params)`` plus the infinite-width kernel when one is known (only
-for ntkspec's own MLP in NTK parametrization), or the reason there is none.
+A :class:`Model` is ``(apply, params)`` plus the infinite-width kernel when one is known (for
+ntkspec's own architectures in NTK parametrization: ``[model] arch`` = mlp, resnet, fourier,
+power_law or siren, docs/theory.md §6.7), or the reason there is none. Every architecture is
+built centered (output 0 at initialization) and its apply function carries the static spec of
+the structured empirical NTK (:func:`ntkspec.empirical.empirical_ntk`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from typing import Any, NamedTuple
 
 import jax
 
+from ntkspec import _compat, arch_models
+from ntkspec.architectures import fourier_kernel, power_law_kernel, resnet_kernel
 from ntkspec.experiments.config import ModelConfig
-from ntkspec.kernels import Kernel, mlp_kernel
+from ntkspec.kernels import ZonalKernel, mlp_kernel
 from ntkspec.models import mlp
 
-__all__ = ["Model", "as_apply_params", "build_model", "load_factory"]
+__all__ = ["Model", "as_apply_params", "build_model", "describe", "load_factory", "model_kernel"]
 
 
 class Model(NamedTuple):
@@ -26,14 +31,15 @@ class Model(NamedTuple):
 
     Attributes:
       apply: ``apply(params, X) -> (n,)``; params: its pytree.
-      kernel: the :class:`~ntkspec.kernels.Kernel` of the infinite-width limit, or ``None``.
+      kernel: the zonal kernel (:class:`~ntkspec.kernels.ZonalKernel`) of the infinite-width
+        limit, or ``None``.
       reason: why there is no kernel (empty when there is one).
       label: a short description for reports.
     """
 
     apply: Any
     params: Any
-    kernel: Kernel | None
+    kernel: ZonalKernel | None
     reason: str
     label: str
 
@@ -91,8 +97,97 @@ def as_apply_params(model) -> tuple[Any, Any]:
     )
 
 
+def _inner_kernel(cfg: ModelConfig):
+    """The kernel of the network of ``[model]`` (on features: the one on top; None at depth 0)."""
+    if cfg.depth == 0:
+        return None
+    if cfg.arch == "resnet" or cfg.alpha is not None:
+        alpha = 1.0 if cfg.alpha is None else cfg.alpha
+        flv = 1.0 if cfg.first_layer_var is None else cfg.first_layer_var
+        return resnet_kernel(cfg.depth, alpha, cfg.activation, cfg.weight_var, flv)
+    return mlp_kernel(cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var)
+
+
+def _check_dim(cfg: ModelConfig, dim: int | None) -> None:
+    if cfg.arch == "power_law" and dim is not None and dim != 2:
+        raise ValueError(
+            f"Expected data.dim = 2 for model.arch = 'power_law' (an embedding of S^1); got {dim}."
+        )
+
+
+def model_kernel(cfg: ModelConfig, dim: int | None = None) -> ZonalKernel | None:
+    """The infinite-width NTK/NNGP kernel of ``[model]`` (``None`` for a ``model.factory``).
+
+    ``cfg`` as :meth:`ModelConfig.validated` leaves it (activation and arch defaults filled);
+    ``dim`` (the data's d, if known) is checked against the architecture (power_law: d = 2).
+    The same kernel as ``build_model(cfg, key, dim).kernel``, without building the network.
+    """
+    _check_dim(cfg, dim)
+    if cfg.factory is not None:
+        return None
+    if cfg.arch == "siren":  # siren_kernel(depth, ω0, σ_w²) plus the bias variance σ_b²
+        wv = 2.0 if cfg.weight_var is None else cfg.weight_var
+        return mlp_kernel(cfg.depth, "sin", wv, cfg.bias_var, cfg.omega0**2)
+    if cfg.arch == "fourier":
+        return fourier_kernel(cfg.beta, _inner_kernel(cfg))
+    if cfg.arch == "power_law":
+        return power_law_kernel(cfg.power, cfg.features, _inner_kernel(cfg))
+    return _inner_kernel(cfg)
+
+
+def _inner_net(cfg: ModelConfig):
+    """The centered network of ``[model]`` (on features: the one on top; None at depth 0)."""
+    if cfg.depth == 0:
+        return None
+    if cfg.arch == "resnet" or cfg.alpha is not None:
+        alpha = 1.0 if cfg.alpha is None else cfg.alpha
+        flv = 1.0 if cfg.first_layer_var is None else cfg.first_layer_var
+        return arch_models.resnet(cfg.depth, cfg.width, alpha, cfg.activation, cfg.weight_var,
+                                  flv, centered=True)  # fmt: skip
+    return mlp(cfg.depth, cfg.width, cfg.activation, cfg.weight_var, cfg.bias_var,
+               cfg.first_layer_var, centered=True)  # fmt: skip
+
+
+def describe(cfg: ModelConfig) -> str:
+    """A short description of ``[model]`` for reports (e.g. ``centered resnet depth 2 …``)."""
+    if cfg.factory is not None:
+        return cfg.factory
+    if cfg.depth == 0:
+        top = "linear readout"
+    elif cfg.arch == "resnet" or cfg.alpha is not None:
+        top = f"resnet depth {cfg.depth}, width {cfg.width}, {cfg.activation}, alpha {cfg.alpha}"
+    else:
+        top = f"MLP depth {cfg.depth}, width {cfg.width}, {cfg.activation}"
+    if cfg.arch == "fourier":
+        return f"centered {top} on {cfg.features} Fourier features (beta {cfg.beta:g})"
+    if cfg.arch == "power_law":
+        return f"centered {top} on a power-law embedding (J = {cfg.features}, p = {cfg.power:g})"
+    if cfg.arch == "siren":
+        return f"centered SIREN depth {cfg.depth}, width {cfg.width}, omega0 {cfg.omega0:g}"
+    return f"centered {top}"
+
+
+def _arch_net(cfg: ModelConfig, key: jax.Array, dim: int):
+    """``(apply, params)`` of ntkspec's architecture ``cfg.arch`` (centered)."""
+    if cfg.arch == "siren":  # arch_models.siren(depth, width, ω0, σ_w²) plus biases σ_b²
+        wv = 2.0 if cfg.weight_var is None else cfg.weight_var
+        net = mlp(cfg.depth, cfg.width, "sin", wv, cfg.bias_var, cfg.omega0**2, centered=True)
+        return net.apply, net.init(key, dim)
+    if cfg.arch in ("fourier", "power_law"):
+        with _compat.random_streams():
+            k_freq, key = jax.random.split(key)
+        inner = _inner_net(cfg)
+        if cfg.arch == "fourier":
+            net = arch_models.fourier_net(k_freq, dim, cfg.features, cfg.beta, inner, centered=True)
+        else:
+            net = arch_models.power_law_net(cfg.power, cfg.features, inner, centered=True)
+        return net.apply, net.init(key, dim)
+    net = _inner_net(cfg)
+    return net.apply, net.init(key, dim)
+
+
 def build_model(cfg: ModelConfig, key: jax.Array, dim: int, model=None) -> Model:
-    """The experiment's network: ``model`` if given, else ``cfg.factory``, else the MLP."""
+    """The experiment's network: ``model`` if given, else ``cfg.factory``, else ``cfg.arch``."""
     if model is not None:
         apply, params = as_apply_params(model)
         return Model(apply, params, None, "a user model has no known infinite-width kernel",
@@ -103,8 +198,6 @@ def build_model(cfg: ModelConfig, key: jax.Array, dim: int, model=None) -> Model
             raise TypeError(f"Expected model.factory {cfg.factory!r} to return (apply_fn, params).")
         reason = f"model.factory {cfg.factory!r} has no known infinite-width kernel"
         return Model(out[0], out[1], None, reason, cfg.factory)
-    args = (cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var)
-    net = mlp(cfg.depth, cfg.width, cfg.activation, cfg.weight_var, cfg.bias_var,
-              cfg.first_layer_var, centered=True)  # fmt: skip
-    label = f"centered MLP depth {cfg.depth}, width {cfg.width}, {cfg.activation}"
-    return Model(net.apply, net.init(key, dim), mlp_kernel(*args), "", label)
+    kernel = model_kernel(cfg, dim)
+    apply, params = _arch_net(cfg, key, dim)
+    return Model(apply, params, kernel, "", describe(cfg))
