@@ -21,7 +21,7 @@ from ntkspec._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ntkspec._validate import as_real_array, check_int, check_positive
 from ntkspec.generalization import LearningCurve, SpectrumTooShort, learning_curve
 from ntkspec.kernels import ZonalKernel
-from ntkspec.krr import MAX_TRAIN, KRRMeasurement, kernel_regression_curve
+from ntkspec.krr import MAX_TEST, MAX_TRAIN, MAX_TRIALS, KRRMeasurement, kernel_regression_curve
 from ntkspec.spectrum import Spectrum, spectrum
 
 __all__ = ["CurveRun", "curve_payload", "curve_table", "run_curve", "write_curve_report"]
@@ -131,7 +131,7 @@ def run_curve(
     if trials:
         if which != "ntk":
             raise ValueError("Expected --kernel ntk to measure (KRR uses the NTK Gram).")
-        test_points = check_int("test_points", test_points, minimum=2, maximum=20000)
+        test_points = check_int("test_points", test_points, minimum=2, maximum=MAX_TEST)
         measured = kernel_regression_curve(
             kernel, jax.random.key(seed), dim=dim, energies=v2, n=ns.astype(np.int64),
             trials=trials, test_points=test_points, noise=noise, ridge=ridge, kmax=v2.size - 1,
@@ -157,7 +157,7 @@ def _sizes(n, trials) -> tuple[np.ndarray, int]:
     ns = np.atleast_1d(as_real_array("n", n))
     if ns.ndim != 1 or not np.isfinite(ns).all() or (ns < 1).any() or (np.diff(ns) <= 0).any():
         raise ValueError(f"Expected n to be increasing sample sizes >= 1; got {ns.tolist()!r}.")
-    trials = check_int("trials", trials, minimum=0, maximum=100_000)
+    trials = check_int("trials", trials, minimum=0, maximum=MAX_TRIALS)
     if trials and ((ns != np.round(ns)).any() or ns[-1] > MAX_TRAIN):
         raise ValueError(
             f"Expected integer n <= {MAX_TRAIN} to measure kernel regression; got {ns.tolist()!r}."

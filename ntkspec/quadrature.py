@@ -70,7 +70,7 @@ from ntkspec._validate import (
 )
 from ntkspec.distributions import Distribution
 from ntkspec.kernels import ZonalKernel
-from ntkspec.sphere import gegenbauer_matrices, multiplicity
+from ntkspec.sphere import MAX_DEGREE, gegenbauer_matrices, multiplicity
 
 __all__ = [
     "Design",
@@ -215,7 +215,7 @@ def exactness_defect(X, weights, degree: int) -> np.ndarray:
         raise ValueError(
             f"Expected finite weights of shape ({Xn.shape[0]},); got shape {c.shape}."
         )
-    L = check_int("degree", degree, minimum=0, maximum=100_000)
+    L = check_int("degree", degree, minimum=0, maximum=MAX_DEGREE)
     return _defects(Xn, c, L)
 
 
@@ -352,7 +352,7 @@ def quadrature_weights(
 def _diagnostic_degree(degree, method: str, n: int, d: int) -> int:
     """The degree L: the given one, else :func:`default_degree` (capped for diagnostics)."""
     if degree is not None:
-        return check_int("degree", degree, minimum=0, maximum=100_000)
+        return check_int("degree", degree, minimum=0, maximum=MAX_DEGREE)
     L = default_degree(n, d)
     return L if method == "lsq" else min(L, DIAGNOSTIC_DEGREE_CAP)
 
