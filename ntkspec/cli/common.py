@@ -127,6 +127,20 @@ def int_list(text: str) -> list[int]:
         ) from None
 
 
+def alpha_value(text: str) -> float | str:
+    """``--alpha``: a number, or a depth rule of ``ntkspec.architectures.ALPHA_RULES``."""
+    from ntkspec.architectures import ALPHA_RULES
+
+    if text in ALPHA_RULES:
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or one of {', '.join(ALPHA_RULES)}, got {text!r}"
+        ) from None
+
+
 def float_list(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ntkspec.cli.common import (
     PROG,
+    alpha_value,
     duration,
     float_list,
     flops,
@@ -124,6 +125,11 @@ def add(subparsers) -> None:
 _EXPERIMENT_FLAGS = {
     "arch": "model.arch",
     "factory": "model.factory",
+    "alpha": "model.alpha",
+    "beta": "model.beta",
+    "omega0": "model.omega0",
+    "features": "model.features",
+    "power": "model.power",
     "distribution": "data.distribution",
     "kappa": "data.kappa",
     "mean": "data.mean",
@@ -153,7 +159,13 @@ def _add_experiment_flags(p: argparse.ArgumentParser) -> None:
         "sections (any model, distribution, loss and optimizer; flags override --config)"
     )
     for flag, typ, hlp in [
-        ("--arch", str, "[model] arch: mlp"),
+        ("--arch", str, "[model] arch: mlp, resnet, fourier, power_law (S^1) or siren"),
+        ("--alpha", alpha_value, "[model] resnet branch scale: a number >= 0, 1/sqrt(L) or "
+         "1/L (fourier/power_law: a residual MLP on top)"),
+        ("--beta", float, "[model] fourier: variance of the frequencies b_j ~ N(0, beta I)"),
+        ("--omega0", float, "[model] siren: first-layer frequency omega0 (default 30)"),
+        ("--features", int, "[model] fourier: number of frequencies M; power_law: J"),
+        ("--power", float, "[model] power_law: amplitudes a_j ~ j^(-power)"),
         ("--factory", str, "[model] factory 'package.module:function', (key, dim) -> "
          "(apply_fn, params), importable from the working directory"),
         ("--distribution", str, "[data] uniform, equispaced, vmf, mixture, cap, "
