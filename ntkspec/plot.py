@@ -118,8 +118,13 @@ def plot_spectrum(
     Only eigenvalues that are positive *and* larger than their certified error are drawn on
     the curve. Eigenvalues that are zero within that error (:meth:`Spectrum.zero_within_error`;
     e.g. the odd degrees k >= 3 of a bias-free two-layer ReLU kernel) are marked with ``x``
-    along the bottom edge of the axes instead. The x axis is ``symlog`` (linear on [0, 1],
-    logarithmic beyond), so λ_0 is shown and power laws k^p are straight lines for k >= 1.
+    along the bottom edge of the axes instead. A Gram estimate
+    (:func:`~ntkspec.spectrum.gram_spectrum`, which has a ``stderr``) is drawn with ± 1
+    standard-error bars, and its degrees that are sampling noise (:meth:`Spectrum.noise`, or
+    negative) get the ``x`` marks instead: noise is shown as noise, not as an eigenvalue.
+
+    The x axis is ``symlog`` (linear on [0, 1], logarithmic beyond), so λ_0 is shown and
+    power laws k^p are straight lines for k >= 1.
 
     Args:
       spectra: a :class:`~ntkspec.spectrum.Spectrum` or a sequence of them.
@@ -132,17 +137,18 @@ def plot_spectrum(
         shown in the legend).
 
     Returns:
-      The Figure. Its axes hold, per spectrum, one line of eigenvalues, one line of zero
-      markers (only if there are such degrees) and one fitted line (only with ``fit``).
+      The Figure. Its axes hold, per spectrum, one line of eigenvalues (with error bars for a
+      Gram estimate), one line of zero or noise markers (only if there are such degrees) and
+      one fitted line (only with ``fit``).
     """
     items = _as_list(spectra, (Spectrum,), "Spectrum")
     names = _labels(labels, len(items), lambda i: f"{items[i].kernel.upper()}, d={items[i].dim}")
     fit = _check_fit(fit, items)
     fmt = None if path is None else check_figure_path(path)
     fig, ax = _figure_and_axes(ax, (6.0, 4.2))
-    zero_labelled = False
+    labelled: set[str] = set()  # legend entries of the zero / noise marks already shown
     for s, name in zip(items, names, strict=True):
-        zero_labelled |= _draw_spectrum(ax, s, name, fit, zero_labelled)
+        _draw_spectrum(ax, s, name, fit, labelled)
     _spectrum_axes(ax)
     _save(fig, path, fmt)
     return fig
@@ -164,12 +170,23 @@ def _check_fit(fit, items: list[Spectrum]) -> tuple[int, int] | None:
     return kmin, kmax
 
 
-def _draw_spectrum(ax, s: Spectrum, name: str, fit, zero_labelled: bool) -> bool:
-    """One spectrum's eigenvalue line, zero markers and fit; True if zero markers were drawn."""
+def _draw_spectrum(ax, s: Spectrum, name: str, fit, labelled: set[str]) -> None:
+    """One spectrum's eigenvalue line, zero (or noise) markers and fit.
+
+    A Gram estimate (with ``stderr``) gets ± 1 standard error bars, and its degrees that are
+    sampling noise (:meth:`Spectrum.noise`, or negative) are marked as noise, not drawn.
+    """
     k, lam = s.degrees, s.eigenvalues
-    zero = s.zero_within_error()
-    shown = (lam > 0) & ~zero
-    (line,) = ax.plot(k[shown], lam[shown], "o-", ms=3, lw=1.2, label=name)
+    if s.stderr is None:
+        zero, mark = s.zero_within_error(), r"$\lambda_k = 0$ within error"
+        shown = ~zero & (lam > 0)
+        (line,) = ax.plot(k[shown], lam[shown], "o-", ms=3, lw=1.2, label=name)
+    else:
+        zero, mark = s.noise() | (lam < 0), r"noise: $|\hat\lambda_k| \leq 2$ std. err."
+        shown = ~zero  # positive, above 2 standard errors
+        bars = ax.errorbar(k[shown], lam[shown], yerr=s.stderr[shown], fmt="o-", ms=3, lw=1.2,
+                           elinewidth=0.8, label=name)  # fmt: skip
+        line = bars.lines[0]
     if zero.any():
         ax.plot(
             k[zero],
@@ -179,12 +196,12 @@ def _draw_spectrum(ax, s: Spectrum, name: str, fit, zero_labelled: bool) -> bool
             color=line.get_color(),
             transform=blended_transform_factory(ax.transData, ax.transAxes),
             clip_on=False,
-            label=None if zero_labelled else r"$\lambda_k = 0$ within error",
+            label=None if mark in labelled else mark,
         )
+        labelled.add(mark)
     if fit is not None:
         kk, yy, p = _power_law_fit(s, *fit)
         ax.plot(kk, yy, ":", lw=1.5, color=line.get_color(), label=rf"fit $\propto k^{{{p:.2f}}}$")
-    return bool(zero.any())
 
 
 def _spectrum_axes(ax) -> None:

@@ -100,3 +100,30 @@ def test_width_study_stderr_matches_spread_over_points_and_inits():
     ratio = np.var(g, axis=0, ddof=1) / np.mean(gs**2, axis=0)
     assert 0.3 <= ratio.mean() <= 1.6, ratio
     assert np.all((ratio >= 0.15) & (ratio <= 2.5)), ratio
+
+
+def test_plot_spectrum_draws_gram_noise_as_noise():
+    from matplotlib.container import ErrorbarContainer
+
+    from ntkspec import sample_sphere, spectrum
+    from ntkspec.plot import plot_spectrum
+
+    kernel = mlp_kernel(1)
+    X = sample_sphere(jax.random.key(7), 400, 3)
+    est = gram_spectrum(kernel.gram(X), X, 7)
+    noise = est.noise() | (est.eigenvalues < 0)
+    assert noise[3::2].all() and not noise[:3].any()  # odd k >= 3 vanish for this kernel
+    ax = plot_spectrum([spectrum(kernel, 3, 7), est], ["exact", "Gram"]).axes[0]
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 1 and bars[0].get_label() == "Gram"  # only the estimate has bars
+    drawn = bars[0].lines[0]
+    np.testing.assert_array_equal(drawn.get_xdata(), est.degrees[~noise])
+    np.testing.assert_array_equal(drawn.get_ydata(), est.eigenvalues[~noise])
+    segments = bars[0].lines[2][0].get_segments()  # the ± 1 stderr bars, one per drawn degree
+    half = np.array([(seg[1, 1] - seg[0, 1]) / 2 for seg in segments])
+    np.testing.assert_allclose(half, est.stderr[~noise], rtol=1e-12)
+    marks = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    xs = sorted(x for line in marks for x in line.get_xdata())
+    # exact zeros of the Funk–Hecke spectrum and noise degrees of the estimate: both odd k >= 3
+    assert xs == sorted([3, 5, 7] + [int(k) for k in est.degrees[noise]])
+    assert any(line.get_label().startswith("noise") for line in marks)
