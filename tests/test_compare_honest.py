@@ -5,27 +5,27 @@ Unlearnable degrees are refused before training; nothing fails after training; h
 say what each line is; run.json tells an interrupted run from a failed one.
 """
 
-import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace as dataclasses_replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ntkspec import compare
 from ntkspec.cli import main
-from ntkspec.compare import (
-    COMPARE_FLOOR,
-    compare,
-    record_schedule,
-    unlearnable_degrees,
-)
+from ntkspec.experiments.learnability import unlearnable_degrees
+from ntkspec.experiments.metrics import COMPARE_FLOOR
+from ntkspec.experiments.schedule import record_schedule
+from ntkspec.experiments.summary import decay_figure, format_experiment
 from ntkspec.kernels import mlp_kernel
-from ntkspec.report import decay_figure, running, summary_table, write_report
+from ntkspec.report import write_report
+from ntkspec.rundir import running
 from ntkspec.spectrum import spectrum
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def test_parity_reason_named():
 
 
 def test_unlearnable_degree_refused_before_training():
-    with pytest.raises(ValueError, match=r"degree 3: lambda_3 .* allow_unlearnable"):
+    with pytest.raises(ValueError, match=r"degree 3: lambda_3 .* run\.allow_unlearnable"):
         compare(dict(SMALL, degrees=(1, 3)), callback=_no_training)
     with pytest.raises(ValueError, match=r"degree 2: "):
         compare(dict(SMALL, activation="sin", degrees=(1, 2)), callback=_no_training)
@@ -76,17 +76,18 @@ def forced():
 
 
 def test_allowed_unlearnable_run_is_marked_and_never_minus_inf(forced):
-    c = forced
+    c, ag = forced, forced.agreement
     assert c.learnable.tolist() == [True, True, False, True]
     # Nothing decays at k = 3 (|1 - ηλ_3| = 1): the half-time is never reached, +inf.
-    assert c.half_time_predicted[2] == np.inf
-    assert np.all(c.half_time_predicted > 0)
-    assert np.isnan(c.half_time_ratio[2])
-    table = summary_table(c)
-    assert "| 3 † |" in table and "cannot be learned" in table
+    for name in ("operator", "gram"):
+        assert ag.half_time_predicted[name][2] == np.inf, name
+        assert np.isnan(ag.half_time_ratio[name][2]), name
+    assert np.all(ag.half_time_predicted["operator"] > 0)
+    rows = {line.split()[0]: line for line in format_experiment(c).splitlines()[6:]}
+    assert "3†" in rows and "cannot be learned" in format_experiment(c)
     metrics = c.to_dict()
     assert metrics["learnable"] == [True, True, False, True]
-    assert metrics["half_time_predicted"][2] == "inf"
+    assert metrics["half_time_predicted"]["operator"][2] == "inf"
 
 
 # ----------------------------------------------------------------------------- records
@@ -105,25 +106,35 @@ def test_record_schedule_is_log_spaced_then_uniform(steps, every):
 
 
 def test_every_degree_compared_on_records(forced):
-    c = forced
+    c, ag = forced, forced.agreement
+    op = c.predictions.curves["operator"]
     # Expected count: records after 0 where the operator prediction is >= the floor.
-    expected = ((c.predicted >= COMPARE_FLOOR) & (c.times[:, None] > 0)).sum(axis=0)
-    assert c.compared_records.tolist() == expected.tolist()
+    expected = ((op.normalized() >= COMPARE_FLOOR) & (op.times[:, None] > 0)).sum(axis=0)
+    assert ag.compared_records["operator"].tolist() == expected.tolist()
     # Degree 1 halves in ~2 steps: with records at 1, 2, 3, 4, 6, 8 it is compared now
     # (on a uniform grid of 10 it was compared on none and showed "max err 0.0000").
-    assert c.half_time_predicted[0] < 3 and c.compared_records[0] >= 3
-    assert np.isfinite(c.max_abs_error).all()
+    assert ag.half_time_predicted["operator"][0] < 3 and ag.compared_records["operator"][0] >= 3
+    assert np.isfinite(ag.max_abs_error["operator"]).all()
+
+
+def _with_agreement(exp, **changes):
+    """``exp`` with some agreement entries replaced (to exercise the formatting)."""
+    import dataclasses
+
+    return dataclasses.replace(exp, agreement=exp.agreement._replace(**changes))
 
 
 def test_too_few_records_show_a_dash(forced):
-    few = dataclasses.replace(
+    ag = forced.agreement
+    few = _with_agreement(
         forced,
-        compared_records=np.array([1, 6, 10, 10]),
-        max_abs_error=np.array([np.nan, 0.1, 0.2, 0.3]),
+        compared_records={**ag.compared_records, "operator": np.array([1, 6, 10, 10])},
+        max_abs_error={**ag.max_abs_error, "operator": np.array([np.nan, 0.1, 0.2, 0.3])},
     )
-    row = summary_table(few).splitlines()[2]
-    cells = [x.strip() for x in row.strip("|").split("|")]
-    assert cells[2] == "1" and cells[6] == "—" and "0.0000" not in cells[6]
+    header, row = (line.split() for line in format_experiment(few).splitlines()[6:8])
+    # Columns: k, lambda_k, t1/2 meas (two words in the header), then rec/err/ratio operator.
+    assert header[4:8] == ["rec", "operator", "err", "operator"], header
+    assert row[3] == "1" and row[4] == "—" and "0.000" not in row[4]
 
 
 def test_max_error_nan_when_not_compared():
@@ -131,8 +142,9 @@ def test_max_error_nan_when_not_compared():
     c0 = compare(dict(SMALL, degrees=(1, 2), steps=20))
     lam1 = c0.spectrum.eigenvalues[1]
     c = compare(dict(SMALL, degrees=(1, 2), steps=20, lr=float(1 / lam1)))
-    assert c.compared_records[0] < 2 and np.isnan(c.max_abs_error[0])
-    assert np.isfinite(c.max_abs_error[1]) and c.compared_records[1] >= 2
+    rec, err = c.agreement.compared_records["operator"], c.agreement.max_abs_error["operator"]
+    assert rec[0] < 2 and np.isnan(err[0])
+    assert np.isfinite(err[1]) and rec[1] >= 2
 
 
 # ----------------------------------------------------------------------------- figures
@@ -140,8 +152,8 @@ def test_decay_figure_legend_names_every_line(forced):
     fig = decay_figure(forced)
     (ax,) = fig.axes
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    for name in ("measured", "operator", "∞-width Gram", "empirical NTK"):
-        assert any(name in label for label in labels), (name, labels)
+    for name in ("measured", "operator", "gram", "empirical"):
+        assert name in labels, (name, labels)
     assert f"comparison floor {COMPARE_FLOOR:g}" in labels
     assert "k = 3 (cannot be learned)" in labels
     # Four curves per degree (measured, operator, ∞ Gram, empirical) plus the floor.
@@ -151,16 +163,17 @@ def test_decay_figure_legend_names_every_line(forced):
 
 
 def test_report_degrades_when_fit_or_figure_fails(forced, tmp_path):
-    # A figure that cannot be drawn (decreasing times) is "not available"; the run is "done".
-    broken = dataclasses.replace(forced, times=forced.times[::-1].copy())
+    # A figure that cannot be drawn (decreasing times) is "not available"; the run finishes.
+    m = forced.measured
+    broken = dataclasses_replace(forced, measured=dataclasses_replace(m, times=m.times[::-1]))
     paths = write_report(broken, tmp_path)
     text = (tmp_path / "report.md").read_text()
     assert "not available" in text and "heatmap.png: not available" in text
     assert "heatmap.png" not in paths and (tmp_path / "metrics.json").exists()
+    assert "Status: **done**" in text
     # The report's fit is Spectrum.decay_fit, the same code as `ntkspec spectrum`'s fit.
     fit = spectrum(mlp_kernel(1), 3, 64).decay_fit()
     assert f"λ_k ∝ k^{fit.exponent:.2f}" in text and round(fit.exponent) == -3
-    assert json.loads((tmp_path / "run.json").read_text())["status"] == "done"
 
 
 def test_cli_run_finishes_and_report_says_fit_unavailable(tmp_path, capsys):
