@@ -50,16 +50,18 @@ def test_ntk_command_prints_and_saves_the_stderr(tmp_path, capsys):
     assert not noise[:3].any() and noise[3] and noise[5], (lam, se)
     lines = printed.splitlines()
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["k", "empirical"])
-    assert "± stderr" in lines[header]
+    assert "+/- stderr" in lines[header]
     rows = [line.split() for line in lines[header + 1 : header + 2 + KMAX]]
     assert [int(r[0]) for r in rows] == list(range(KMAX + 1))
     for k, r in enumerate(rows):
-        assert float(r[2]) == float(f"{se[k]:.2e}")  # the ± column
+        assert float(r[2]) == float(f"{se[k]:.2e}")  # the +/- column
+        assert (r[-1] == "*") == (k in (3, 5))  # infinite width: zero within certified error
         if noise[k]:
             assert r[1] == "noise"  # never printed as an eigenvalue
         else:
             assert float(r[1]) == float(f"{lam[k]:.6e}") > 0
     assert any(line.startswith("# noise:") for line in lines)
+    assert any(line.startswith("# * |lambda_k| <= its certified error") for line in lines)
 
 
 def test_empirical_ntk_stderr_matches_spread_over_points():

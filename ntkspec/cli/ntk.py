@@ -113,18 +113,21 @@ def _noise(emp) -> np.ndarray:
 
 
 def _print_table(emp, inf) -> None:
-    """Per-degree table: empirical estimate ± its Monte-Carlo stderr, infinite-width λ_k."""
-    noise = _noise(emp)
-    print(f"{'k':>4} {'empirical':>14} {'± stderr':>10} {'infinite width':>16}")
+    """Per-degree table: empirical estimate +/- its Monte-Carlo stderr, infinite-width λ_k."""
+    noise, zero = _noise(emp), inf.zero_within_error()
+    print(f"{'k':>4} {'empirical':>14} {'+/- stderr':>10} {'infinite width':>16}")
     for k in range(len(emp.degrees)):
         value = f"{'noise':>14}" if noise[k] else f"{emp.eigenvalues[k]:>14.6e}"
-        print(f"{k:>4} {value} {emp.stderr[k]:>10.2e} {inf.eigenvalues[k]:>16.6e}")
+        flag = " *" if zero[k] else ""
+        print(f"{k:>4} {value} {emp.stderr[k]:>10.2e} {inf.eigenvalues[k]:>16.6e}{flag}")
     if noise.any():
         print(
             "# noise: the estimate is negative or within 2 standard errors of 0 (Monte-Carlo "
             "error over the points), so it cannot be told from zero; the values are in "
             "gram_spectrum.json"
         )
+    if zero.any():
+        print("# * |lambda_k| <= its certified error bound: zero to working accuracy")
 
 
 def run(args: argparse.Namespace) -> int:
