@@ -11,6 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ntkspec._validate import check_int, check_positive
+from ntkspec.architectures import (
+    FourierKernel,
+    PowerLawKernel,
+    ResNetKernel,
+    fourier_kernel,
+    power_law_kernel,
+    resnet_kernel,
+    siren_kernel,
+)
 from ntkspec.kernels import ACTIVATIONS, mlp_kernel
 
 PROG = "ntkspec"
@@ -35,8 +45,25 @@ def print_error(message: str) -> None:
 
 
 # ----------------------------------------------------------------------------- shared arguments
+#: Architectures of the kernel flags (docs/theory.md §6.7), as ``[model] arch`` of compare.
+ARCHS = ("mlp", "resnet", "fourier", "power_law", "siren")
+#: Each architecture flag and the architectures that take it.
+ARCH_FLAGS = {
+    "alpha": ("resnet", "fourier", "power_law"),
+    "beta": ("fourier",),
+    "omega0": ("siren",),
+    "features": ("power_law",),
+    "power": ("power_law",),
+}
+#: The flags of the network (on top of the features for fourier/power_law).
+_NET_FLAGS = ("activation", "weight_var", "bias_var", "first_layer_var")
+#: Subcommands whose work needs an MLP model (``ntk``: its empirical NTK): mlp and siren.
+_MLP_ONLY = {"ntk": ("mlp", "siren")}
+
+
 def add_kernel_arguments(p: argparse.ArgumentParser) -> None:
-    """The infinite-width MLP kernel flags (mapped onto :func:`ntkspec.mlp_kernel`)."""
+    """The infinite-width kernel flags: an MLP (:func:`ntkspec.mlp_kernel`) or another ``--arch``
+    (:mod:`ntkspec.architectures`)."""
     g = p.add_argument_group("kernel")
     g.add_argument(
         "--dim",
@@ -50,14 +77,15 @@ def add_kernel_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         required=True,
         metavar="L",
-        help="number of hidden layers L >= 1 (a two-layer network has depth 1)",
+        help="number of hidden layers L >= 1 (a two-layer network has depth 1); resnet: "
+        "blocks; fourier/power_law: layers on the features, 0 = a linear readout",
     )
     g.add_argument(
         "--activation",
-        default="relu",
+        default=None,
         choices=ACTIVATIONS,
         metavar="NAME",
-        help=f"activation, one of {', '.join(ACTIVATIONS)} (default: relu)",
+        help=f"activation, one of {', '.join(ACTIVATIONS)} (default: relu; siren: sin)",
     )
     g.add_argument(
         "--kernel",
@@ -70,7 +98,7 @@ def add_kernel_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="W",
-        help="hidden/readout weight variance sigma_w^2 (default: 2 for relu, else 1)",
+        help="hidden/readout weight variance sigma_w^2 (default: 2 for relu and siren, else 1)",
     )
     g.add_argument(
         "--bias-var",
@@ -86,19 +114,129 @@ def add_kernel_arguments(p: argparse.ArgumentParser) -> None:
         metavar="V",
         help="first-layer weight variance sigma_w0^2, no 1/d (default: 1)",
     )
+    _add_arch_arguments(p)
+
+
+def _add_arch_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("architecture (docs/theory.md section 6.7)")
+    g.add_argument(
+        "--arch",
+        default="mlp",
+        choices=ARCHS,
+        metavar="ARCH",
+        help="mlp (default), resnet (residual MLP), fourier (Gaussian Fourier features, "
+        "M -> infinity), power_law (power-law embedding of S^1, --dim 2) or siren",
+    )
+    g.add_argument("--alpha", type=alpha_value, default=None, metavar="A",
+                   help="resnet branch scale: a number >= 0, 1/sqrt(L) or 1/L (default 1); "
+                   "fourier/power_law: a residual MLP on top")  # fmt: skip
+    g.add_argument("--beta", type=float, default=None, metavar="BETA",
+                   help="fourier: variance of the frequencies b_j ~ N(0, beta I)")  # fmt: skip
+    g.add_argument("--omega0", type=float, default=None, metavar="W0",
+                   help="siren: first-layer frequency omega0 (default 30)")  # fmt: skip
+    g.add_argument("--features", type=int, default=None, metavar="J",
+                   help="power_law: number of frequencies J")  # fmt: skip
+    g.add_argument("--power", type=float, default=None, metavar="P",
+                   help="power_law: amplitudes a_j ~ j^(-P)")  # fmt: skip
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_arch_flags(args: argparse.Namespace, arch: str) -> None:
+    """One-line errors for a flag the architecture does not take, or one it lacks."""
+    allowed = _MLP_ONLY.get(getattr(args, "command", None))
+    if allowed is not None and arch not in allowed:
+        raise ValueError(
+            f"Expected --arch {' or '.join(allowed)} for `ntkspec {args.command}`; got "
+            f"{arch!r} (its empirical NTK: `ntkspec compare --arch {arch}`)."
+        )
+    if arch == "fourier" and getattr(args, "features", None) is not None:
+        raise ValueError("Expected no --features with --arch fourier: its kernel is that of "
+                         "infinitely many features (M -> infinity).")  # fmt: skip
+    if args.depth == 0 and arch not in ("fourier", "power_law"):
+        raise ValueError(f"Expected --depth >= 1 with --arch {arch} (--depth 0, a linear "
+                         "readout, is for --arch fourier or power_law).")  # fmt: skip
+    for name, archs in ARCH_FLAGS.items():
+        if getattr(args, name, None) is not None and arch not in archs:
+            raise ValueError(f"Expected no {_flag(name)} with --arch {arch}; it is for "
+                             f"--arch {' or '.join(archs)}.")  # fmt: skip
+    required = {"fourier": ("beta",), "power_law": ("power", "features")}.get(arch, ())
+    for name in required:
+        if getattr(args, name, None) is None:
+            raise ValueError(f"Expected {_flag(name)} for --arch {arch}.")
+    unused = []
+    if arch in ("fourier", "power_law") and args.depth == 0:
+        unused = [*_NET_FLAGS, "alpha"]
+    elif arch == "resnet" or getattr(args, "alpha", None) is not None:
+        unused = ["bias_var"]
+    elif arch == "siren":
+        unused = ["first_layer_var"]
+    for name in unused:
+        value = getattr(args, name, None)
+        if value is not None and not (name == "bias_var" and value == 0):
+            where = "a linear readout (--depth 0)" if args.depth == 0 else f"--arch {arch}"
+            if arch == "siren" and name == "first_layer_var":
+                where += " (its first-layer variance is omega0^2)"
+            raise ValueError(f"Expected no {_flag(name)} with {where}; got {value!r}.")
+    if arch == "siren" and args.activation not in (None, "sin"):
+        raise ValueError(f"Expected no --activation other than sin with --arch siren; got "
+                         f"{args.activation!r}.")  # fmt: skip
 
 
 def kernel_from_args(args: argparse.Namespace):
-    return mlp_kernel(
-        args.depth,
-        args.activation,
-        weight_var=args.weight_var,
-        bias_var=args.bias_var,
-        first_layer_var=args.first_layer_var,
-    )
+    """The zonal kernel of the kernel flags (``--arch`` and its flags; default an MLP)."""
+    arch = getattr(args, "arch", "mlp")
+    _check_arch_flags(args, arch)
+    if arch == "siren":
+        wv = 2.0 if args.weight_var is None else args.weight_var
+        omega0 = 30.0 if args.omega0 is None else args.omega0
+        if args.bias_var == 0:
+            return siren_kernel(args.depth, omega0, wv)
+        check_positive("omega0", omega0)
+        return mlp_kernel(args.depth, "sin", wv, args.bias_var, omega0**2)
+    if arch in ("fourier", "power_law"):
+        check_int("depth", args.depth, minimum=0)
+        inner = None if args.depth == 0 else _net_kernel(args)
+        if arch == "fourier":
+            return fourier_kernel(args.beta, inner)
+        if args.dim != 2:
+            raise ValueError(
+                f"Expected --dim 2 for --arch power_law (an embedding of S^1); got {args.dim}."
+            )
+        return power_law_kernel(args.power, args.features, inner)
+    return _net_kernel(args) if arch == "resnet" else _net_kernel(args, mlp=True)
+
+
+def _net_kernel(args: argparse.Namespace, *, mlp: bool = False):
+    activation = args.activation or "relu"
+    alpha = getattr(args, "alpha", None)
+    if mlp or alpha is None and getattr(args, "arch", "mlp") != "resnet":
+        return mlp_kernel(args.depth, activation, weight_var=args.weight_var,
+                          bias_var=args.bias_var, first_layer_var=args.first_layer_var)  # fmt: skip
+    flv = 1.0 if args.first_layer_var is None else args.first_layer_var
+    return resnet_kernel(args.depth, 1.0 if alpha is None else alpha, activation,
+                         args.weight_var, flv)  # fmt: skip
 
 
 def kernel_config(kernel) -> dict:
+    """The kernel's parameters for JSON (an MLP: depth, activation and variances)."""
+    if isinstance(kernel, ResNetKernel):
+        return {
+            "arch": "resnet",
+            "depth": kernel.depth,
+            "alpha": kernel.alpha_rule or kernel.alpha,
+            "activation": kernel.activation,
+            "weight_var": kernel.branch.weight_var,
+            "first_layer_var": kernel.first_layer_var,
+        }
+    if isinstance(kernel, FourierKernel | PowerLawKernel):
+        inner = None if kernel.inner is None else kernel_config(kernel.inner)
+        if isinstance(kernel, FourierKernel):
+            return {"arch": "fourier", "beta": kernel.beta, "network": inner}
+        return {"arch": "power_law", "power": kernel.p, "features": len(kernel.weights),
+                "network": inner}  # fmt: skip
     return {
         "depth": kernel.depth,
         "activation": kernel.activation,
@@ -106,6 +244,30 @@ def kernel_config(kernel) -> dict:
         "bias_var": kernel.bias_var,
         "first_layer_var": kernel.first_layer_var,
     }
+
+
+def kernel_label(kernel) -> str:
+    """A one-phrase description of the kernel's network, for table headers (``a depth-1 …``)."""
+    if isinstance(kernel, ResNetKernel):
+        alpha = f"{kernel.alpha:g}" + (f" = {kernel.alpha_rule}" if kernel.alpha_rule else "")
+        return (
+            f"a depth-{kernel.depth} {kernel.activation} residual MLP (alpha={alpha}, weight_var="
+            f"{kernel.branch.weight_var:g}, first_layer_var={kernel.first_layer_var:g})"
+        )
+    if isinstance(kernel, FourierKernel | PowerLawKernel):
+        top = "a linear readout" if kernel.inner is None else kernel_label(kernel.inner)
+        if isinstance(kernel, FourierKernel):
+            return f"Gaussian Fourier features (beta={kernel.beta:g}, M -> infinity) under {top}"
+        return (
+            f"the power-law embedding (p={kernel.p:g}, J={len(kernel.weights)}) of S^1 under {top}"
+        )
+    net, extra = f"{kernel.activation} MLP", ""
+    if kernel.activation == "sin" and kernel.first_layer_var != 1:  # a SIREN: ω0² = σ_w0²
+        net, extra = "SIREN-style sin MLP", f"omega0={np.sqrt(kernel.first_layer_var):g}, "
+    return (
+        f"a depth-{kernel.depth} {net} ({extra}weight_var={kernel.weight_var:g}, "
+        f"bias_var={kernel.bias_var:g}, first_layer_var={kernel.first_layer_var:g})"
+    )
 
 
 def check_suffix(flag: str, path: str, suffixes: Sequence[str]) -> None:

@@ -12,6 +12,7 @@ from ntkspec.cli.common import (
     int_list,
     kernel_config,
     kernel_from_args,
+    kernel_label,
     print_json,
 )
 
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         t = result.theory.truncation
         print(
-            f"# learning curve: depth-{kernel.depth} {kernel.activation} {args.kernel} on "
+            f"# learning curve: {args.kernel} of {kernel_label(kernel)} on "
             f"S^{args.dim - 1}; degrees {args.degrees}; sums to K = {t.kmax}, tail {t.tail:.3g}"
         )
         print(curve_table(result))

@@ -12,6 +12,7 @@ from ntkspec.cli.common import (
     check_suffix,
     kernel_config,
     kernel_from_args,
+    kernel_label,
     print_json,
 )
 from ntkspec.spectrum import spectrum
@@ -21,10 +22,12 @@ from ntkspec.sphere import multiplicity
 def add(subparsers) -> None:
     p = subparsers.add_parser(
         "spectrum",
-        help="Funk-Hecke eigenvalues of an infinite-width MLP kernel on the sphere",
+        help="Funk-Hecke eigenvalues of an infinite-width kernel (MLP, resnet, Fourier "
+        "features, SIREN) on the sphere",
         description=(
             "Eigenvalues lambda_k (k = 0..kmax) of the integral operator of an infinite-width "
-            "MLP kernel on S^(d-1), with the normalized uniform measure, and their "
+            "kernel (an MLP, or --arch resnet, fourier, power_law, siren) on S^(d-1), with the "
+            "normalized uniform measure, and their "
             "multiplicities N(d, k); sum rule sum_k N(d,k) lambda_k = kappa(1)."
         ),
     )
@@ -70,12 +73,9 @@ def _spectrum_payload(s, kernel) -> dict:
 
 
 def _spectrum_table(s, kernel) -> str:
-    cfg = kernel_config(kernel)
     d = s.dim
     lines = [
-        f"# {s.kernel.upper()} of a depth-{cfg['depth']} {cfg['activation']} MLP "
-        f"(weight_var={cfg['weight_var']:g}, bias_var={cfg['bias_var']:g}, "
-        f"first_layer_var={cfg['first_layer_var']:g}) on S^{d - 1} in R^{d}: Funk-Hecke "
+        f"# {s.kernel.upper()} of {kernel_label(kernel)} on S^{d - 1} in R^{d}: Funk-Hecke "
         f"eigenvalues, normalized measure, trace kappa(1) = {s.trace:.12g}",
         f"{'k':>6} {'N(d,k)':>14} {'lambda_k':>22} {'N*lambda_k':>22} {'cum.frac':>10}",
     ]
