@@ -18,9 +18,8 @@ import jax
 import numpy as np
 import pytest
 
-from ntkspec import mlp, sample_sphere, train
+from ntkspec import compare, mlp, sample_sphere, train
 from ntkspec.cli import main
-from ntkspec.compare import compare
 
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = ("times", "loss", "residual", "energies", "diverged")
@@ -216,7 +215,9 @@ def test_resume_of_a_failed_run_without_checkpoint_starts_at_zero(tmp_path, caps
 
 def test_lr_above_stability_limit_refused_unless_allowed(tmp_path, capsys):
     cfg = {"width": 64, "n": 32, "steps": 40, "record_every": 10, "lr": 50.0}
-    with pytest.raises(ValueError, match=r"above the stability limit 2/lambda_max = .*allow"):
+    with pytest.raises(
+        ValueError, match=r"above the stability limit [\d.]+ of gd .*allow_unstable"
+    ):
         compare(cfg)
     out = tmp_path / "o"
     assert main(["compare", *FAST, "--lr", "50", "--out", str(out)]) == 2
@@ -228,8 +229,28 @@ def test_lr_above_stability_limit_refused_unless_allowed(tmp_path, capsys):
                "--out", str(out)])  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 1
-    assert "ntkspec: warning: lr = 50 is above the stability limit" in err
+    assert "ntkspec: warning: optimizer.lr = 50 is above the stability limit" in err
     assert "training diverged (lr 50 vs the stability limit" in err and "Traceback" not in err
     assert json.loads((out / "run.json").read_text())["status"] == "diverged"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["diverged"] is True and metrics["lr"] == 50.0
+
+
+def test_resume_of_a_flat_0_1_run(tmp_path, capsys):
+    """A run.json written by 0.1 (a flat config): mapped by FLAT_KEYS and run from step 0, the
+    same as the sectioned run; with a 0.1 checkpoint it is refused with a migration line."""
+    ref, out = tmp_path / "ref", tmp_path / "out"
+    assert main(["compare", *FAST, "--out", str(ref)]) == 0
+    info = json.loads((ref / "run.json").read_text())
+    flat = {"width": 64, "n": 32, "steps": 20, "weight_var": None, "sampling": "uniform"}
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({**info, "status": "interrupted", "config": flat}))
+    (out / "checkpoint.npz").write_bytes(b"a 0.1 checkpoint")
+    capsys.readouterr()
+    assert main(["compare", "--resume", str(out)]) == 2
+    assert "started by ntkspec 0.1" in _one_error_line(capsys)
+    (out / "checkpoint.npz").unlink()
+    assert main(["compare", "--resume", str(out), "--quiet"]) == 0
+    assert "from step 0" in capsys.readouterr().err
+    assert (out / "metrics.json").read_bytes() == (ref / "metrics.json").read_bytes()
+    assert json.loads((out / "run.json").read_text())["config"] == info["config"]

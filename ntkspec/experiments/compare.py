@@ -241,33 +241,57 @@ def _select(curves: DegreeCurves, degrees: np.ndarray, label: str) -> DegreeCurv
 
 
 def predict(data: Data, r0, spec, K_inf, K0, setting: Setting, degrees, times, steps):
-    """Step 5: every available prediction (target degrees) and the reasons for the others."""
+    """Step 5: every available prediction (target degrees) and the reasons for the others.
+
+    Above the stability limit (``run.allow_unstable``) a prediction whose residual overflows
+    float64 is absent, with the reason, instead of stopping the run before training.
+    """
     opt, loss, kmax = setting.optimizer, setting.loss, setting.kmax
-    curves, absent = {}, {}
     if opt.transfer is None:
         why = f"optimizer {opt.name!r} has no linear transfer: there is no linear prediction"
         return Predictions({}, dict.fromkeys(("operator", "gram", "empirical"), why))
     kw = {"times": times, "allow_unstable": True}
+    makers = {}
     if spec is not None:
         # A quadrature projection of a degree the target lacks can come out as -1e-22 (rounding
         # of Σ c_i c_j r_i r_j P_k); energies are nonnegative, so clip before predicting.
         e0 = np.maximum(degree_energy(data.X, r0, kmax, weights=data.projection), 0.0)
-        op = predict_residual(spec, e0, opt, steps, loss=loss, **kw)
-        curves["operator"] = _select(op, degrees, f"operator ({loss.kind})")
+        makers["operator"] = (
+            f"operator ({loss.kind})",
+            lambda: predict_residual(spec, e0, opt, steps, loss=loss, **kw),
+        )
         if loss.kind == "sobolev":
-            plain = predict_residual(spec, e0, opt, steps, loss="mse", **kw)
-            curves["operator_mse"] = _select(plain, degrees, "operator (plain mse)")
-    else:
-        absent["operator"] = absent["gram"] = "no infinite-width kernel for this model"
+            makers["operator_mse"] = (
+                "operator (plain mse)",
+                lambda: predict_residual(spec, e0, opt, steps, loss="mse", **kw),
+            )
     gkw = {"kmax": kmax, "weights": data.projection, "loss": loss, **kw}
     if K_inf is not None:
-        gram = predict_residual_gram(K_inf, data.X, r0, opt, steps, **gkw)
-        curves["gram"] = _select(gram, degrees, "infinite-width Gram")
+        makers["gram"] = (
+            "infinite-width Gram",
+            lambda: predict_residual_gram(K_inf, data.X, r0, opt, steps, **gkw),
+        )
         if loss.kind != "mse":  # the plain loss on the same sample: the distortion
-            plain = predict_residual_gram(K_inf, data.X, r0, opt, steps, **{**gkw, "loss": "mse"})
-            curves["gram_mse"] = _select(plain, degrees, "infinite-width Gram (plain mse)")
-    emp = predict_residual_gram(K0, data.X, r0, opt, steps, **gkw)
-    curves["empirical"] = _select(emp, degrees, "empirical NTK at init")
+            makers["gram_mse"] = (
+                "infinite-width Gram (plain mse)",
+                lambda: predict_residual_gram(
+                    K_inf, data.X, r0, opt, steps, **{**gkw, "loss": "mse"}
+                ),
+            )
+    makers["empirical"] = (
+        "empirical NTK at init",
+        lambda: predict_residual_gram(K0, data.X, r0, opt, steps, **gkw),
+    )
+    curves, absent = {}, {}
+    if spec is None:
+        absent["operator"] = absent["gram"] = "no infinite-width kernel for this model"
+    for name, (label, make) in makers.items():
+        try:
+            curves[name] = _select(make(), degrees, label)
+        except ValueError:
+            if not setting.lr > setting.lr_limit:
+                raise
+            absent[name] = "its residual overflows float64 (lr far above the stability limit)"
     return Predictions(curves, absent)
 
 
@@ -287,12 +311,16 @@ def measure(net: Model, data: Data, setting: Setting, cfg: ExperimentConfig, key
 
 
 def agree(measured: DegreeCurves, preds: Predictions) -> Agreement:
-    """Step 7: max errors, compared records and half-time ratios per prediction."""
+    """Step 7: max errors, compared records and half-time ratios per prediction.
+
+    Compared on the measured records: a diverged run stops early, so its records are the
+    first ones of the schedule the predictions were made on.
+    """
     t, m = measured.times, measured.normalized()
     half = measured.steps_to_fraction(0.5)
     errs, counts, halves, ratios = {}, {}, {}, {}
     for name, c in preds.curves.items():
-        p = c.normalized()
+        p = c.normalized()[np.searchsorted(c.times, t)]
         errs[name] = metrics.max_abs_error(t, m, p)
         counts[name] = metrics.compared_records(t, p)
         halves[name] = c.steps_to_fraction(0.5)

@@ -242,7 +242,8 @@ def write_figures(exp, out) -> list[str]:
         pred = exp.predictions.curves[reference]
         title = f"{reference} prediction"
         times, measured = exp.measured.times, exp.measured.normalized()
-        heatmap_figure(times, exp.degrees, measured, pred.normalized(), path, predicted_title=title)
+        predicted = pred.normalized()[np.searchsorted(pred.times, times)]  # a diverged run
+        heatmap_figure(times, exp.degrees, measured, predicted, path, predicted_title=title)
 
     links, missing, fit = [], [], "Spectrum decay fit: not available (see below)."
     makers = (
