@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntkspec import _compat, taylor
+from ntkspec import _compat, kernel_derivatives, taylor
 from ntkspec._io import atomic_savez, atomic_write_json
 from ntkspec._validate import (
     as_real_array,
@@ -75,6 +75,8 @@ __all__ = [
 ]
 
 _MAX_PANELS = 1 << 13
+#: The routes a :class:`Spectrum` ``method`` entry can name.
+METHODS = ("series", "quadrature", "parts")
 _MAX_DIM = 100_000
 
 
@@ -331,9 +333,9 @@ def _load_method(d: dict, shape: tuple) -> np.ndarray | None:
     if "method" not in d:
         return None
     method = np.asarray(d["method"]).astype(str)
-    if method.shape != shape or not np.isin(method, ("series", "quadrature")).all():
+    if method.shape != shape or not np.isin(method, METHODS).all():
         raise ValueError(
-            f"expected 'method' to hold one of 'series'/'quadrature' per degree (shape {shape})"
+            f"expected 'method' to hold one of {'/'.join(METHODS)} per degree (shape {shape})"
         )
     return method
 
@@ -499,7 +501,7 @@ def _zonal_values(kappa, which: str, t: np.ndarray, a: np.ndarray, b: np.ndarray
     return vals
 
 
-def _funk_hecke(kappa, which: str, panels: int, d: int, kmax: int):
+def _funk_hecke(values: Callable, panels: int, d: int, kmax: int):
     """λ_0..λ_kmax with one composite θ rule, and ``Σ_i |term_i|`` for each degree.
 
     With the symmetric rule and ``P_k(-t) = (-1)^k P_k(t)``,
@@ -507,10 +509,11 @@ def _funk_hecke(kappa, which: str, panels: int, d: int, kmax: int):
     needed on [0, 1] only, where Reinsch's form of the recurrence,
     ``D_{k+1} = β_k D_k - α_k (1 - t) P_k``, ``P_{k+1} = P_k + D_{k+1}``
     (α_k = (2k+d-2)/(k+d-2), β_k = k/(k+d-2)), keeps full accuracy next to t = 1.
+    ``values(t, 1 - t, 1 + t)`` gives the integrand's kernel factor at the nodes (float64).
     """
     theta, w, a, b, sin_ext, t = _theta_rule(panels)
-    plus = _zonal_values(kappa, which, t, a, b)
-    minus = _zonal_values(kappa, which, -t, b, a)
+    plus = values(t, a, b)
+    minus = values(-t, b, a)
     weight = w * funk_hecke_constant(d) * (sin_ext ** (d - 2)).astype(np.float64)
     f = np.stack([weight * (plus + minus), weight * (plus - minus)])  # even, odd parts
     fabs = weight * (np.abs(plus) + np.abs(minus))
@@ -595,35 +598,22 @@ def spectrum(
     check_choice("which", which, ("ntk", "nngp"))
     tol = check_positive("tol", tol)
     check_choice("method", method, ("auto", "quadrature", "series"))
-    zonal = _is_zonal(kernel)
-    if not zonal and not callable(kernel):
-        raise TypeError(
-            f"Expected a Kernel (see mlp_kernel) or a callable κ(t); got {type(kernel).__name__}."
-        )
-    if method == "series" and not _series_applies(kernel, None):
-        raise ValueError(
-            "Expected a kernel with a nonnegative Taylor series for method='series' (an MLP "
-            f"kernel with activation in {list(taylor.SERIES_ACTIVATIONS)}, a ReLU residual MLP, "
-            f"Fourier features, …); got {getattr(kernel, 'activation', type(kernel).__name__)!r}."
-        )
+    zonal = _check_kernel(kernel, method)
     if panels is not None:
         panels = check_int("panels", panels, minimum=2, maximum=_MAX_PANELS)
-    label = which if zonal else "custom"
-    if zonal:
-        trace = kernel.kappa_one(which)
-    else:
-        trace = float(_zonal_values(kernel, which, np.ones(1), np.zeros(1), np.full(1, 2.0))[0])
+    values = functools.partial(_zonal_values, kernel, which)
+    trace = kernel.kappa_one(which) if zonal else float(values(*np.array([[1.0], [0.0], [2.0]]))[0])
     if method == "series":
         lam, err = _series_route(kernel, which, dim, kmax, None)
         routes = np.full(kmax + 1, "series")
     else:
-        lam, err = _quadrature(kernel, which, dim, kmax, tol, panels)
+        lam, err = _quadrature(values, dim, kmax, tol, panels)
         routes = np.full(kmax + 1, "quadrature")
         if method == "auto" and _series_applies(kernel, dim):
             lam_s, err_s = _series_route(kernel, which, dim, kmax, err)
-            use = err_s < err
-            lam, err = np.where(use, lam_s, lam), np.where(use, err_s, err)
-            routes = np.where(use, "series", "quadrature")
+            lam, err, routes = _better(lam, err, routes, lam_s, err_s, "series")
+        if method == "auto" and panels is None and kernel_derivatives.applies(kernel):
+            lam, err, routes = _parts_route(kernel, which, dim, tol, lam, err, routes)
     # A Gauss–Hermite kernel is itself approximate: |κ_GH − κ| <= quadrature_error·κ(1) on
     # [-1, 1], and |P_k| <= 1 under a probability measure, so every λ_k moves by at most that.
     err = err + getattr(kernel, "quadrature_error", 0.0) * abs(trace)
@@ -635,24 +625,82 @@ def spectrum(
         multiplicities=multiplicity(dim, degrees),
         trace=trace,
         error=err,
-        kernel=label,
+        kernel=which if zonal else "custom",
         method=routes,
     )
 
 
-def _quadrature(kernel, which: str, dim: int, kmax: int, tol: float, panels: int | None):
-    """The θ route: (λ, error bound), error = two-rule difference + rounding floor."""
+def _check_kernel(kernel, method: str) -> bool:
+    """Whether ``kernel`` is a zonal kernel object (else a callable κ); raises for neither and
+    for ``method="series"`` on a kernel without a series."""
+    zonal = _is_zonal(kernel)
+    if not zonal and not callable(kernel):
+        raise TypeError(
+            f"Expected a Kernel (see mlp_kernel) or a callable κ(t); got {type(kernel).__name__}."
+        )
+    if method == "series" and not _series_applies(kernel, None):
+        raise ValueError(
+            "Expected a kernel with a nonnegative Taylor series for method='series' (an MLP "
+            f"kernel with activation in {list(taylor.SERIES_ACTIVATIONS)}, a ReLU residual MLP, "
+            f"Fourier features, …); got {getattr(kernel, 'activation', type(kernel).__name__)!r}."
+        )
+    return zonal
+
+
+def _better(lam, err, routes, lam_new, err_new, label: str):
+    """Per degree, the route with the smaller certified error."""
+    use = err_new < err
+    return np.where(use, lam_new, lam), np.where(use, err_new, err), np.where(use, label, routes)
+
+
+#: Relative error the integration-by-parts route aims at (below the 1e-10 promised).
+_PARTS_TARGET = 1e-11
+#: Numbers of derivatives m tried by the integration-by-parts route, in order.
+_PARTS_ORDERS = (4, 8)
+
+
+def _parts_route(kernel, which: str, dim: int, tol: float, lam, err, routes):
+    """Integration by parts for ReLU MLP kernels where the other routes miss 1e-11 relative.
+
+    ``λ_k^{(d)}[κ] = λ_{k-m}^{(d+2m)}[κ^{(m)}] / Π_{j<m}(d + 2j)`` (docs/theory.md §6.1): the θ
+    rule applied to the m-th derivative in dimension d + 2m, with its own two-rule difference
+    and rounding floor, scaled by the same constant. Only degrees k >= m that still miss the
+    target are recomputed (up to the highest such degree), and a value replaces the old one only
+    where its certified error is smaller.
+    """
+    k = np.arange(lam.shape[0])
+    for m in _PARTS_ORDERS:
+        short = (err > _PARTS_TARGET * np.abs(lam)) & (k >= m)
+        if not short.any():
+            break
+        top = int(k[short].max())
+        values = functools.partial(kernel_derivatives.relu_derivative, kernel, which, m)
+        lam_m, err_m = _quadrature(values, dim + 2 * m, top - m, tol, None, warn=False)
+        scale = 1.0 / np.prod(dim + 2.0 * np.arange(m))
+        new_lam, new_err = np.zeros_like(lam), np.full_like(err, np.inf)
+        new_lam[m : top + 1] = lam_m * scale
+        # the scaling rounds: a few ulps of the value on top of the rule's bound
+        new_err[m : top + 1] = err_m * scale * (1 + 1e-15) + 4e-16 * np.abs(lam_m * scale)
+        lam, err, routes = _better(lam, err, routes, new_lam, new_err, "parts")
+    return lam, err, routes
+
+
+def _quadrature(
+    values: Callable, dim: int, kmax: int, tol: float, panels: int | None, warn: bool = True
+):
+    """The θ route: (λ, error bound), error = two-rule difference + rounding floor.
+
+    ``values(t, 1 - t, 1 + t)`` is the kernel factor of the integrand (float64 arrays).
+    """
     n = panels if panels is not None else (kmax + dim) // 8 + 6
     while True:
-        (lam, mass), (coarse, _) = (
-            _funk_hecke(kernel, which, m, dim, kmax) for m in (n, (2 * n) // 3)
-        )
+        (lam, mass), (coarse, _) = (_funk_hecke(values, m, dim, kmax) for m in (n, (2 * n) // 3))
         diff = np.abs(lam - coarse)
         scale = np.max(np.abs(lam))
         if panels is not None or diff.max() <= tol * scale or n >= _MAX_PANELS:
             break
         n = min(2 * n, _MAX_PANELS)
-    if diff.max() > tol * scale:
+    if warn and diff.max() > tol * scale:
         warnings.warn(
             f"spectrum: quadrature error estimate {diff.max():.3g} exceeds tol·max|λ| = "
             f"{tol * scale:.3g} with {n * _PANEL_NODES} nodes; the kernel may be non-smooth "
@@ -685,18 +733,13 @@ def _series_route(kernel: ZonalKernel, which: str, dim: int, kmax: int, err_q):
     quadrature's ``err_q``, if given) still misses 1e-12 relative.
     """
     for order in _SERIES_ORDERS:
-        series = _taylor_series(kernel, which, order)
+        series = kernel.taylor(which, order)
         lam, err = taylor.series_eigenvalues(series, dim, kmax)
         best = err if err_q is None else np.minimum(err, err_q)
         short = best > 1e-12 * np.abs(lam)
         if not np.any(short & (err > 4 * lam * series.rel_error)):
             break
     return lam, err
-
-
-@functools.lru_cache(maxsize=64)
-def _taylor_series(kernel: ZonalKernel, which: str, order: int) -> taylor.TaylorSeries:
-    return kernel.taylor(which, order)
 
 
 def _check_square(K, n: int) -> np.ndarray:
