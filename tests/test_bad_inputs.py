@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 
 from ntkspec import (
-    CompareConfig,
     Prediction,
     Spectrum,
     TrainRecord,
@@ -46,15 +45,15 @@ from ntkspec import (
     train,
 )
 from ntkspec.cli import main
-from ntkspec.compare import load_config
+from ntkspec.experiments import load_config
 from ntkspec.interop import from_stax, stax_params, to_stax
 from ntkspec.interop.modules import from_equinox, from_linen, from_nnx
 from ntkspec.plot import check_figure_path, plot_decay, plot_heatmap, plot_spectrum
 from ntkspec.spectrum import gram_spectrum
 
-# ``ntkspec.compare`` and ``ntkspec.train`` are shadowed by the functions of the same name in
-# the package namespace: get the modules themselves.
-compare_module = importlib.import_module("ntkspec.compare")
+# ``ntkspec.experiments.compare`` is shadowed by the function of the same name in its package
+# namespace: get the module itself.
+compare_module = importlib.import_module("ntkspec.experiments.compare")
 models_module = importlib.import_module("ntkspec.models")
 
 
@@ -279,29 +278,29 @@ API = [
     api(lambda e, p: train(e.net.apply, e.params, e.X, ["a"] * 8, lr=0.1, steps=1, kmax=2), T, r"Expected .*targets y .*real", "train-y-str"),  # LEAD: train: y via _validate.as_real_array
     api(lambda e, p: train(e.net.apply, e.params, e.X, np.zeros(8), lr=0.1, steps=1, kmax=2, callback=3), T, r"Expected callback to be callable.*got int", "train-callback-not-callable"),  # LEAD: train: check callable(callback) up front
     api(lambda e, p: load_config(_write(p, "c.toml", "dim = [\n")), V, r"Invalid TOML in .*c\.toml", "load_config-toml-syntax"),
-    api(lambda e, p: load_config(_write(p, "c.toml", "dimension = 3\n")), V, r"Unknown config key\(s\) \['dimension'\]; expected some of \[.*'dim'", "load_config-unknown-key"),
-    api(lambda e, p: load_config(_write(p, "c.toml", 'dim = "three"\n')), T, r"Expected dim to be an integer; got 'three' of type str", "load_config-wrong-type"),
-    api(lambda e, p: load_config(_write(p, "c.toml", "[dim]\nx = 1\n")), T, r"Expected dim to be an integer; got \{'x': 1\}", "load_config-table-for-value"),
+    api(lambda e, p: load_config(_write(p, "c.toml", "dimension = 3\n")), V, r"Unknown config key\(s\) \['dimension'\]; expected sections .*flat 0\.1 keys \[.*'dim'", "load_config-unknown-key"),
+    api(lambda e, p: load_config(_write(p, "c.toml", 'dim = "three"\n')), T, r"Expected data\.dim to be an integer; got 'three' of type str", "load_config-wrong-type"),
+    api(lambda e, p: load_config(_write(p, "c.toml", "[dim]\nx = 1\n")), T, r"Expected data\.dim to be an integer; got \{'x': 1\}", "load_config-table-for-value"),
     api(lambda e, p: load_config(p / "missing.toml"), V, r"Cannot read config file .*missing\.toml", "load_config-missing-file"),
     api(lambda e, p: load_config(p), V, r"Cannot read config file", "load_config-directory"),
     api(lambda e, p: load_config(_write(p, "b.toml", b"\x00\xff\xfe\x89PNG garbage")), V, r"Cannot read config file .*b\.toml", "load_config-binary"),
-    api(lambda e, p: load_config({"degrees": []}), V, r"Expected a non-empty list of distinct degrees; got \(\)", "load_config-degrees-empty"),
-    api(lambda e, p: load_config({"degrees": [1, 1]}), V, r"distinct degrees; got \(1, 1\)", "load_config-degrees-repeated"),
-    api(lambda e, p: load_config({"degrees": "1,2"}), T, r"Expected degrees to be a list of integers; got '1,2'", "load_config-degrees-str"),
+    api(lambda e, p: load_config({"degrees": []}), V, r"Expected a non-empty list of distinct target\.degrees; got \(\)", "load_config-degrees-empty"),
+    api(lambda e, p: load_config({"degrees": [1, 1]}), V, r"distinct target\.degrees; got \(1, 1\)", "load_config-degrees-repeated"),
+    api(lambda e, p: load_config({"degrees": "1,2"}), T, r"Expected target\.degrees to be a list of integers; got '1,2'", "load_config-degrees-str"),
     api(lambda e, p: load_config({"amplitudes": [0.1, 0.2]}), V, r"Expected one amplitude per degree \(3\) or a single one; got 2", "load_config-amplitudes-count"),
-    api(lambda e, p: load_config({"amplitudes": [float("nan")]}), V, r"Expected a finite amplitudes entry > 0; got nan", "load_config-amplitudes-nan"),
-    api(lambda e, p: load_config({"lr_fraction": 1.5}), V, r"Expected lr_fraction < 1 .*got 1\.5", "load_config-lr_fraction"),
-    api(lambda e, p: load_config({"lr": 0}), V, r"Expected a finite lr > 0; got 0", "load_config-lr0"),
-    api(lambda e, p: load_config({"sampling": "equispaced"}), V, r"Expected dim = 2 for sampling='equispaced' \(S\^1\); got dim = 3", "load_config-equispaced-dim3"),
-    api(lambda e, p: load_config({"width": 0}), V, r"Expected width >= 1; got 0", "load_config-width0"),
-    api(lambda e, p: load_config(preset="nope"), V, r"Expected preset to be one of \['circle', 'sphere3', 'tiny'\]; got 'nope'", "load_config-preset"),
+    api(lambda e, p: load_config({"amplitudes": [float("nan")]}), V, r"Expected a finite target\.amplitudes entry > 0; got nan", "load_config-amplitudes-nan"),
+    api(lambda e, p: load_config({"lr_fraction": 1.5}), V, r"Expected optimizer\.lr_fraction < 1 .*got 1\.5", "load_config-lr_fraction"),
+    api(lambda e, p: load_config({"lr": 0}), V, r"Expected a finite optimizer\.lr > 0; got 0", "load_config-lr0"),
+    api(lambda e, p: load_config({"sampling": "equispaced"}), V, r"Expected data\.dim = 2 for data\.distribution = 'equispaced' \(S\^1\)", "load_config-equispaced-dim3"),
+    api(lambda e, p: load_config({"width": 0}), V, r"Expected model\.width >= 1; got 0", "load_config-width0"),
+    api(lambda e, p: load_config(preset="nope"), V, r"Expected preset to be one of \['circle', 'sphere3', 'tiny', 'vmf'\]; got 'nope'", "load_config-preset"),
     api(lambda e, p: load_config(preset=["tiny"]), (T, V), r"Expected preset .*got \['tiny'\]", "load_config-preset-list"),  # LEAD: load_config: check isinstance(preset, str)
     api(lambda e, p: load_config({1: 2, "x": 3}), V, r"Unknown config key\(s\) .*'x'", "load_config-non-str-keys"),  # LEAD: load_config: sort unknown keys with key=repr (now '<' not supported)
     api(lambda e, p: load_config(3), T, r"Expected .*TOML .*mapping.*got int", "load_config-source-int"),  # LEAD: load_config: type-check source
-    api(lambda e, p: load_config({"seed": 2**64}), V, r"Expected seed <= \d+; got 18446744073709551616", "load_config-seed-absurd"),  # LEAD: CompareConfig: seed <= 2**63 - 1
+    api(lambda e, p: load_config({"seed": 2**64}), V, r"Expected run\.seed <= \d+; got 18446744073709551616", "load_config-seed-absurd"),  # LEAD: CompareConfig: seed <= 2**63 - 1
     api(lambda e, p: load_config({"amplitudes": [1e308]}), V, r"Expected .*amplitudes.*1e\+308", "load_config-amplitudes-absurd"),  # LEAD: CompareConfig: bound amplitudes
-    api(lambda e, p: CompareConfig(dim=2, sampling="equispaced", n=8, degrees=(1, 4)).validated(), V, r"Expected degrees below the Nyquist degree n/2 = 4; got 4", "CompareConfig-nyquist"),
-    api(lambda e, p: compare([1, 2]), T, r"Expected a CompareConfig or a mapping; got list", "compare-list"),
+    api(lambda e, p: load_config({"dim": 2, "sampling": "equispaced", "n": 8, "degrees": [1, 4]}), V, r"Expected target\.degrees below the Nyquist degree data\.n/2 = 4; got 4", "load_config-nyquist"),
+    api(lambda e, p: compare([1, 2]), T, r"Expected config to be a TOML path, a mapping or an ExperimentConfig; got list", "compare-list"),
     api(lambda e, p: compare({"dimm": 3}), V, r"Unknown config key\(s\) \['dimm'\]", "compare-unknown-key"),
     api(lambda e, p: plot_spectrum(3), T, r"Expected a Spectrum or a sequence of them; got int", "plot_spectrum-type"),
     api(lambda e, p: plot_spectrum(e.spec, path=p / "x.txt"), V, r"Expected a figure path ending in one of .*\.png.*got '.*x\.txt'", "plot_spectrum-path-suffix"),
@@ -358,7 +357,7 @@ def guard(monkeypatch):
             raise ValidationMissed(f"a width-{width} model was built")
         return real_mlp(depth, width, *args, **kwargs)
 
-    monkeypatch.setattr(compare_module, "train", no_training)
+    monkeypatch.setattr(compare_module, "fit", no_training)
     monkeypatch.setattr(models_module, "mlp", small_mlp)
 
 
@@ -378,11 +377,11 @@ CLI = [
     cli(["frobnicate"], r"invalid choice: 'frobnicate'", "unknown-subcommand"),
     cli(_compare("--config", "{tmp}/syntax.toml"), r"Invalid TOML in .*syntax\.toml", "config-toml-syntax"),
     cli(_compare("--config", "{tmp}/unknown.toml"), r"Unknown config key\(s\) \['dimension'\]", "config-unknown-key"),
-    cli(_compare("--config", "{tmp}/wrongtype.toml"), r"Expected dim to be an integer; got 'three'", "config-wrong-type"),
+    cli(_compare("--config", "{tmp}/wrongtype.toml"), r"Expected data\.dim to be an integer; got 'three'", "config-wrong-type"),
     cli(_compare("--config", "{tmp}/missing.toml"), r"Cannot read config file .*missing\.toml", "config-missing"),
     cli(_compare("--config", "{tmp}"), r"Cannot read config file", "config-is-directory"),
     cli(_compare("--config", "{tmp}/garbage.toml"), r"Cannot read config file .*garbage\.toml", "config-binary-garbage"),
-    cli(_compare("--config", "{tmp}/table.toml"), r"Expected dim to be an integer; got \{\}", "config-table-for-value"),
+    cli(_compare("--config", "{tmp}/table.toml"), r"Expected data\.dim to be an integer; got \{\}", "config-table-for-value"),
     cli(["compare", *FAST, "--out", "{tmp}/readonly"], r"not writable", "out-unwritable", pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions")),
     cli(["compare", *FAST, "--out", "{tmp}/other-run"], r"already holds a different run.*--force", "out-holds-different-run"),
     cli(["compare", *FAST, "--out", "{tmp}/garbled-run"], r"already holds a different run", "out-holds-garbled-run-json"),
@@ -390,37 +389,37 @@ CLI = [
     cli(["compare", *FAST, "--out", "{tmp}/a-file/sub"], r"a-file/sub|Not a directory", "out-under-a-file"),
     cli(_compare("--degrees", "1,x"), r"argument --degrees: expected comma-separated integers, got '1,x'", "degrees-not-int"),
     cli(_compare("--degrees", "1.5"), r"expected comma-separated integers, got '1\.5'", "degrees-float"),
-    cli(_compare("--degrees", ""), r"Expected a non-empty list of distinct degrees", "degrees-empty"),
-    cli(_compare("--degrees", "2,2"), r"distinct degrees; got \(2, 2\)", "degrees-repeated"),
-    cli(_compare("--degrees", "-1"), r"Expected degrees entry >= 0; got -1", "degrees-negative"),
-    cli(_compare("--degrees", "99999999"), r"Expected degrees entry <= 10000; got 99999999", "degrees-absurd"),
-    cli(_compare("--amplitudes", "nan"), r"Expected a finite amplitudes entry > 0; got nan", "amplitudes-nan"),
+    cli(_compare("--degrees", ""), r"Expected a non-empty list of distinct target\.degrees", "degrees-empty"),
+    cli(_compare("--degrees", "2,2"), r"distinct target\.degrees; got \(2, 2\)", "degrees-repeated"),
+    cli(_compare("--degrees", "-1"), r"Expected target\.degrees entry >= 0; got -1", "degrees-negative"),
+    cli(_compare("--degrees", "99999999"), r"Expected target\.degrees entry <= 10000; got 99999999", "degrees-absurd"),
+    cli(_compare("--amplitudes", "nan"), r"Expected a finite target\.amplitudes entry > 0; got nan", "amplitudes-nan"),
     cli(_compare("--amplitudes", "0.1,0.2"), r"one amplitude per degree", "amplitudes-count"),
-    cli(_compare("--lr", "0"), r"Expected a finite lr > 0; got 0\.0", "lr-zero"),
-    cli(_compare("--lr", "-1"), r"Expected a finite lr > 0; got -1\.0", "lr-negative"),
-    cli(_compare("--lr", "inf"), r"Expected a finite lr > 0; got inf", "lr-inf"),
-    cli(_compare("--lr", "1e6"), r"above the stability limit 2/lambda_max = [\d.]+.*--allow-unstable", "lr-above-stability-limit"),
-    cli(_compare("--lr-fraction", "1.5"), r"Expected lr_fraction < 1", "lr-fraction-above-1"),
-    cli(_compare("--dim", "1"), r"Expected dim >= 2; got 1", "compare-dim-1"),
-    cli(_compare("--dim", "100000"), r"Expected dim <= 1000; got 100000", "compare-dim-absurd"),
-    cli(_compare("--depth", "0"), r"Expected depth >= 1; got 0", "compare-depth-0"),
-    cli(_compare("--width", "0"), r"Expected width >= 1; got 0", "compare-width-0"),
-    cli(_compare("--width", "-8"), r"Expected width >= 1; got -8", "compare-width-negative"),
-    cli(_compare("--n", "1"), r"Expected n >= 2; got 1", "compare-n-1"),
-    cli(_compare("--n", "99999999999"), r"Expected n <= 16384", "compare-n-absurd"),
-    cli(_compare("--steps", "0"), r"Expected steps >= 1; got 0", "compare-steps-0"),
-    cli(_compare("--steps", "100000000"), r"Expected steps <= 10000000", "compare-steps-absurd"),
-    cli(_compare("--record-every", "0"), r"Expected record_every >= 1; got 0", "compare-record-every-0"),
-    cli(_compare("--seed", "-1"), r"Expected seed >= 0; got -1", "compare-seed-negative"),
-    cli(_compare("--seed", "99999999999999999999999"), r"Expected seed <= \d+", "compare-seed-absurd"),  # LEAD: CompareConfig: seed <= 2**63 - 1 (OverflowError traceback)
+    cli(_compare("--lr", "0"), r"Expected a finite optimizer\.lr > 0; got 0\.0", "lr-zero"),
+    cli(_compare("--lr", "-1"), r"Expected a finite optimizer\.lr > 0; got -1\.0", "lr-negative"),
+    cli(_compare("--lr", "inf"), r"Expected a finite optimizer\.lr > 0; got inf", "lr-inf"),
+    cli(_compare("--lr", "1e6"), r"optimizer\.lr = 1e\+06 is above the stability limit [\d.]+ of gd .*--allow-unstable", "lr-above-stability-limit"),
+    cli(_compare("--lr-fraction", "1.5"), r"Expected optimizer\.lr_fraction < 1", "lr-fraction-above-1"),
+    cli(_compare("--dim", "1"), r"Expected data\.dim >= 2; got 1", "compare-dim-1"),
+    cli(_compare("--dim", "100000"), r"Expected data\.dim <= 1000; got 100000", "compare-dim-absurd"),
+    cli(_compare("--depth", "0"), r"Expected model\.depth >= 1; got 0", "compare-depth-0"),
+    cli(_compare("--width", "0"), r"Expected model\.width >= 1; got 0", "compare-width-0"),
+    cli(_compare("--width", "-8"), r"Expected model\.width >= 1; got -8", "compare-width-negative"),
+    cli(_compare("--n", "1"), r"Expected data\.n >= 2; got 1", "compare-n-1"),
+    cli(_compare("--n", "99999999999"), r"Expected data\.n <= 16384", "compare-n-absurd"),
+    cli(_compare("--steps", "0"), r"Expected run\.steps >= 1; got 0", "compare-steps-0"),
+    cli(_compare("--steps", "100000000"), r"Expected run\.steps <= 10000000", "compare-steps-absurd"),
+    cli(_compare("--record-every", "0"), r"Expected run\.record_every >= 1; got 0", "compare-record-every-0"),
+    cli(_compare("--seed", "-1"), r"Expected run\.seed >= 0; got -1", "compare-seed-negative"),
+    cli(_compare("--seed", "99999999999999999999999"), r"Expected run\.seed <= \d+", "compare-seed-absurd"),  # LEAD: CompareConfig: seed <= 2**63 - 1 (OverflowError traceback)
     cli(_compare("--amplitudes", "1e308"), r"amplitude", "compare-amplitudes-absurd"),  # LEAD: CompareConfig: bound amplitudes (1e308 reaches training)
     cli(_compare("--checkpoint-every", "0"), r"Expected checkpoint_every >= 1; got 0", "compare-checkpoint-every-0"),  # LEAD: cli: check --checkpoint-every before the run starts
     cli(_compare("--weight-var", "nan"), r"Expected a finite weight_var > 0; got nan", "compare-weight-var-nan"),
     cli(_compare("--bias-var", "-1"), r"Expected a finite bias_var >= 0; got -1\.0", "compare-bias-var-negative"),
     cli(_compare("--first-layer-var", "0"), r"Expected a finite first_layer_var > 0; got 0\.0", "compare-first-layer-var-0"),
-    cli(_compare("--activation", "swishy"), r"Expected activation to be one of .*got 'swishy'", "compare-activation"),
-    cli(_compare("--sampling", "grid"), r"Expected sampling to be one of \['equispaced', 'uniform'\]; got 'grid'", "compare-sampling"),
-    cli(_compare("--sampling", "equispaced"), r"Expected dim = 2 for sampling='equispaced'", "compare-equispaced-on-S2"),
+    cli(_compare("--activation", "swishy"), r"Expected model\.activation to be one of .*got 'swishy'", "compare-activation"),
+    cli(_compare("--sampling", "nope"), r"Expected data\.distribution to be one of \[.*'equispaced'.*\]; got 'nope'", "compare-sampling"),
+    cli(_compare("--sampling", "equispaced"), r"Expected data\.dim = 2 for data\.distribution = 'equispaced'", "compare-equispaced-on-S2"),
     cli(_compare("--preset", "nope"), r"argument --preset: invalid choice: 'nope'", "compare-preset"),
     cli(["compare", "--resume", "{tmp}/missing-dir"], r"Cannot resume .*missing-dir", "resume-missing-dir"),
     cli(["compare", "--resume", "{tmp}/garbled-run"], r"Cannot resume .*garbled-run", "resume-garbled-run-json"),
