@@ -1,23 +1,22 @@
 """Fuzzing the config parser and the command line: no input may give a traceback or a hang.
 
-(a) :func:`ntkspec.compare.load_config` on random mappings (real field names and junk keys,
-values of every type) and on random TOML text (arbitrary text, bytes and near-valid TOML):
-it returns a valid :class:`CompareConfig` or raises ``ValueError``/``TypeError``.
+(a) :func:`ntkspec.experiments.load_config` on random mappings (the flat 0.1 keys and junk
+keys, values of every type) and on random TOML text (arbitrary text, bytes and near-valid
+TOML): it returns a valid :class:`ExperimentConfig` or raises ``ValueError``/``TypeError``.
 
 (b) ``ntkspec.cli.main`` on random argument lists built from the real subcommands and flags
 (read from the parser) with random values, and on lists of arbitrary strings: the exit status
 is 0, 1 or 2, nothing escapes, stderr never holds a traceback, and a failure is one
-``ntkspec: error:`` line. The heavy steps of ``compare`` (spectrum, empirical
-NTK, training) and the sampling of ``ntk`` are replaced by a stub that raises :class:`Reached`,
-so every example stops once its input is validated and its seed made into a key. The
-``spectrum`` subcommand runs for real, with valid values from small pools; examples whose valid
-size would take more than a few seconds are skipped (the CLI accepts kmax up to 100000, which
-takes about a minute: O(kmax²)). Every example runs under a 20 s alarm.
+``ntkspec: error:`` line. The heavy steps of ``compare`` (data and model, spectrum,
+empirical NTK, training) and the sampling of ``ntk`` are replaced by a stub that raises
+:class:`Reached`, so every example stops once its input is validated and its seed made into a
+key. The ``spectrum`` subcommand runs for real, with valid values from small pools; examples
+whose valid size would take more than a few seconds are skipped (the CLI accepts kmax up to
+100000, which takes about a minute: O(kmax²)). Every example runs under a 20 s alarm.
 """
 
 import argparse
 import contextlib
-import dataclasses
 import importlib
 import io
 import os
@@ -30,13 +29,13 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from ntkspec import cli
-from ntkspec.compare import PRESETS, CompareConfig, load_config
+from ntkspec.experiments.config import FLAT_KEYS, PRESETS, ExperimentConfig, load_config
 
 # The package exports functions named like these modules: get the modules themselves.
-compare_module = importlib.import_module("ntkspec.compare")
+compare_module = importlib.import_module("ntkspec.experiments.compare")
 sphere_module = importlib.import_module("ntkspec.sphere")
 
-FIELDS = [f.name for f in dataclasses.fields(CompareConfig)]
+FIELDS = list(FLAT_KEYS)  # the flat 0.1 keys (mapped onto sections)
 TIMEOUT_S = 20
 FUZZ = settings(
     max_examples=300,
@@ -104,7 +103,7 @@ def _check_config_result(make):
         event(f"refused: {type(e).__name__}")
         return
     event("a valid config")
-    assert isinstance(cfg, CompareConfig)
+    assert isinstance(cfg, ExperimentConfig)
     assert cfg.validated() == cfg  # what load_config returns is already valid
 
 
@@ -337,8 +336,8 @@ def cli_sandbox():
             raise Reached
 
         # compare: the config is resolved and its seed made into a key, then the first heavy
-        # step (the spectrum) stops the run; ntk: the same at the first sampling.
-        for name in ("spectrum", "empirical_ntk", "train"):
+        # step (the data) stops the run; ntk: the same at the first sampling.
+        for name in ("prepare_data", "spectrum", "empirical_ntk", "fit"):
             mp.setattr(compare_module, name, heavy)
         mp.setattr(sphere_module, "sample_sphere", heavy)
         mp.chdir(root)
