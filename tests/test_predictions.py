@@ -7,9 +7,9 @@ points of S^1 (the DFT makes the degree projection exact), target Σ_k 0.1·√2
 import numpy as np
 import pytest
 
-from ntkspec import _compat, equispaced_circle, mlp_kernel
-from ntkspec.compare import compare, load_config
+from ntkspec import _compat, compare, equispaced_circle, mlp_kernel
 from ntkspec.dynamics import predict_residual_vectors
+from ntkspec.experiments import load_config
 
 CIRCLE = dict(n=128, steps=800, record_every=5, degrees=[1, 2, 4, 8])
 
@@ -22,6 +22,10 @@ def runs():
     }
 
 
+def _errors(c, name="operator"):
+    return c.agreement.max_abs_error[name]
+
+
 def test_agreement_within_kernel_error(runs):
     for width, c in runs.items():
         assert not c.diverged
@@ -32,27 +36,27 @@ def test_agreement_within_kernel_error(runs):
         # kernel error itself (a factor e of headroom over the bound) + 0.01 for the
         # float32 training noise and the 0.05 comparison floor's discretization.
         kernel_error = c.init_kernel_error + c.kernel_drift
-        assert c.max_abs_error.max() <= kernel_error + 0.01, (width, c.max_abs_error)
+        assert _errors(c).max() <= kernel_error + 0.01, (width, _errors(c))
         # Against the empirical NTK at init only the drift remains (3× headroom).
-        assert c.max_abs_error_empirical.max() <= 3 * c.kernel_drift + 0.005, width
+        assert _errors(c, "empirical").max() <= 3 * c.kernel_drift + 0.005, width
 
 
 def test_error_shrinks_with_width(runs):
     small, large = runs[512], runs[8192]
     assert large.init_kernel_error < small.init_kernel_error / 3  # ~1/√width: 4× expected
     assert large.kernel_drift < small.kernel_drift / 3
-    assert large.max_abs_error.max() < small.max_abs_error.max()
-    assert large.max_abs_error[-1] < 0.5 * small.max_abs_error[-1]  # the highest degree
+    assert _errors(large).max() < _errors(small).max()
+    assert _errors(large)[-1] < 0.5 * _errors(small)[-1]  # the highest degree
 
 
 def test_learning_order_low_degrees_first(runs):
     for c in runs.values():
-        half = c.half_time
+        half = c.agreement.half_time
         assert np.all(np.isfinite(half[1:]))
         assert np.all(np.diff(half) > 0), half
-        assert np.all(np.diff(c.half_time_predicted) > 0)
+        assert np.all(np.diff(c.agreement.half_time_predicted["operator"]) > 0)
     # Where resolvable, measured and predicted half-times agree to 15% at width 8192.
-    ratio = runs[8192].half_time_ratio
+    ratio = runs[8192].agreement.half_time_ratio["operator"]
     ok = np.isfinite(ratio)
     assert ok.sum() >= 2 and np.all(np.abs(ratio[ok] - 1) < 0.15), ratio
 
@@ -60,8 +64,8 @@ def test_learning_order_low_degrees_first(runs):
 def test_sphere_run_small():
     c = compare(load_config(preset="tiny"))
     assert not c.diverged and c.kernel_drift < 0.05
-    assert c.max_abs_error_empirical.max() <= 3 * c.kernel_drift + 0.005
-    assert np.all(np.diff(c.half_time) > 0)
+    assert _errors(c, "empirical").max() <= 3 * c.kernel_drift + 0.005
+    assert np.all(np.diff(c.agreement.half_time) > 0)
 
 
 def test_kernel_gd_on_circle_matches_dft_bins_exactly():
