@@ -7,8 +7,8 @@ import pytest
 
 from ntkspec._io import atomic_write_json, atomic_write_text
 from ntkspec.cli import main
-from ntkspec.compare import load_config
 from ntkspec.empirical import empirical_ntk
+from ntkspec.experiments import load_config
 from ntkspec.kernels import mlp_kernel
 from ntkspec.models import mlp
 from ntkspec.spectrum import gram_spectrum, spectrum
@@ -153,4 +153,4 @@ def test_toml_with_byte_order_mark_accepted(tmp_path):
     path = tmp_path / "run.toml"
     path.write_bytes("\ufeffdim = 4\ndegrees = [1, 2]\n".encode())
     cfg = load_config(path)
-    assert cfg.dim == 4 and cfg.degrees == (1, 2)
+    assert cfg.data.dim == 4 and cfg.target.degrees == (1, 2)
