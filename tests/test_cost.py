@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from ntkspec.cli import main
-from ntkspec.compare import estimate_cost, load_config, record_schedule
-from ntkspec.experiments.cost import step_flops
+from ntkspec.experiments import load_config
+from ntkspec.experiments.cost import estimate_cost, step_flops
+from ntkspec.experiments.schedule import record_schedule
 from ntkspec.models import mlp
 
 
@@ -77,24 +78,20 @@ def test_ntk_prints_cost_and_stages(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_sectioned_estimate_is_the_flat_one():
-    """One cost model: the 0.1 front-end and the experiments layer give the same FLOPs."""
-    from ntkspec.experiments.cost import estimate_cost as sectioned
-
+def test_flat_keys_give_the_sectioned_estimate():
+    """One cost model: a flat 0.1 mapping and its sections give the same FLOPs."""
     flat = {"n": 40, "width": 24, "depth": 2, "dim": 4, "steps": 30, "degrees": [1, 3]}
     nested = {"data": {"n": 40, "dim": 4}, "model": {"width": 24, "depth": 2},
               "target": {"degrees": [1, 3]}, "run": {"steps": 30}}  # fmt: skip
     a = estimate_cost(flat, calibrate=False)
-    b = sectioned(nested, calibrate=False)
+    b = estimate_cost(nested, calibrate=False)
     assert a[:4] == b[:4] and a.flops_train == 30 * step_flops(40, 4, 2, 24)
     assert step_flops(40, 4, 2, 24) == 12 * 40 * (4 * 24 + 24**2 + 24)
 
 
 def test_sectioned_estimate_refuses_a_user_network():
-    from ntkspec.experiments.cost import estimate_cost as sectioned
-
     with pytest.raises(ValueError, match=r"model.factory 'pkg.mod:make' has no FLOP model"):
-        sectioned({"model": {"factory": "pkg.mod:make"}}, calibrate=False)
+        estimate_cost({"model": {"factory": "pkg.mod:make"}}, calibrate=False)
 
 
 def test_sectioned_compare_prints_cost_then_progress(tmp_path, capsys):
