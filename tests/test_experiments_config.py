@@ -1,10 +1,7 @@
 """The nested experiment configuration: sections, presets, TOML, flat 0.1 keys, errors."""
 
-import dataclasses
-
 import pytest
 
-from ntkspec.compare import CompareConfig
 from ntkspec.experiments.config import (
     FLAT_KEYS,
     PRESETS,
@@ -13,21 +10,29 @@ from ntkspec.experiments.config import (
     load_config,
 )
 
+#: The 0.1 ``CompareConfig`` fields and their defaults (as released in 0.1, CHANGELOG): a flat
+#: 0.1 configuration must keep meaning what it meant.
+DEFAULTS_0_1 = {
+    "dim": 3, "depth": 1, "activation": "relu", "weight_var": None, "bias_var": 0.0,
+    "first_layer_var": None, "width": 8192, "n": 512, "sampling": "uniform",
+    "degrees": (1, 2, 4), "amplitudes": (0.1, 0.1, 0.1), "lr": None, "lr_fraction": 0.25,
+    "allow_unstable": False, "allow_unlearnable": False, "steps": 1500, "record_every": 10,
+    "seed": 0,
+}  # fmt: skip
+
 
 def test_defaults_match_the_old_flat_defaults():
     # Every flat 0.1 field maps to a section key with the same default value.
-    new, old = load_config(), CompareConfig().validated()
+    new = load_config()
     for flat, (section, key) in FLAT_KEYS.items():
-        value = getattr(getattr(new, section), key)
-        expected = getattr(old, flat)
-        if flat == "sampling":
-            assert value == expected == "uniform"
-        else:
-            assert value == expected, flat
+        assert getattr(getattr(new, section), key) == DEFAULTS_0_1[flat], flat
 
 
 def test_flat_keys_cover_every_old_field():
-    assert set(FLAT_KEYS) == {f.name for f in dataclasses.fields(CompareConfig)}
+    assert set(FLAT_KEYS) == set(DEFAULTS_0_1)
+    # ... and a flat mapping of every field gives the same config as its sections.
+    flat = load_config(DEFAULTS_0_1)
+    assert flat == load_config(from_flat(DEFAULTS_0_1)) == load_config()
 
 
 def test_flat_mapping_and_overrides():
@@ -57,8 +62,13 @@ def test_toml_sections(tmp_path):
 
 
 def test_every_preset_is_valid():
+    # The 0.1 presets keep their names (sphere3 is the default), with vmf added.
+    assert {"sphere3", "circle", "tiny", "vmf"} <= set(PRESETS)
     for name in PRESETS:
         assert isinstance(load_config(preset=name), ExperimentConfig)
+    assert load_config(preset="sphere3") == load_config()
+    circle = load_config(preset="circle")
+    assert (circle.data.dim, circle.data.distribution) == (2, "equispaced")
 
 
 @pytest.mark.parametrize(
