@@ -69,11 +69,17 @@ __all__ = [
 ALPHA_RULES = {"1/sqrt(L)": lambda L: 1.0 / math.sqrt(L), "1/L": lambda L: 1.0 / L}
 
 
+def _clamp(x, lo, hi):
+    """Clamp with derivative 1 at the boundary (``jnp.clip`` halves it at ties: a wrong
+    derivative at t = ±1)."""
+    return jnp.where(x < lo, lo, jnp.where(x > hi, hi, x))
+
+
 def _prepare(t, a, b):
     t, a, b = jnp.asarray(t), jnp.asarray(a), jnp.asarray(b)
     dtype = jnp.result_type(t, a, b, float)
-    a = jnp.clip(a.astype(dtype), 0.0, 2.0)
-    b = jnp.clip(b.astype(dtype), 0.0, 2.0)
+    a = _clamp(a.astype(dtype), 0.0, 2.0)
+    b = _clamp(b.astype(dtype), 0.0, 2.0)
     return t.astype(dtype), a, b
 
 

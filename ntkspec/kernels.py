@@ -47,9 +47,13 @@ MAX_DEPTH = 100
 
 __all__ = [
     "ACTIVATIONS",
+    "SERIES_MAX_TERMS",
+    "SERIES_TOL_F64",
+    "GramSeries",
     "Kernel",
     "ZonalKernel",
     "activation_fn",
+    "fit_gram_series",
     "layer_map",
     "layer_variance",
     "mlp_kernel",
@@ -188,7 +192,8 @@ class ZonalKernel:
       coefficients at t = 0, or ``ValueError`` where it has none; ``supports_series(dim)``
       says whether the series route applies (on S^{dim−1}; ``dim=None``: at all);
     - ``quadrature_error``: a bound on ``|κ_computed − κ| / κ(1)`` (0.0 for closed forms);
-    - ``exact_gram``: whether ``gram(method="auto")`` should use ``evaluate`` in float64.
+    - ``exact_gram``: whether ``evaluate`` is cheap enough for ``gram(method="auto")`` to use
+      it where the series route is not accurate enough (False: Gauss–Hermite layer maps).
 
     This base class implements ``nngp``, ``ntk``, ``__call__``, ``gram`` and ``kappa_one`` from
     ``evaluate``; :class:`Kernel` (MLPs) and the kernels of :mod:`ntkspec.architectures`
@@ -236,6 +241,25 @@ class ZonalKernel:
         """Gram matrix ``κ(<x_i, y_j>)`` ``(n, m)``; see :func:`zonal_gram`."""
         return zonal_gram(self, X, Y, which, method=method)
 
+    def gram_series(self, which: str = "ntk", precision: str = "float64") -> GramSeries | None:
+        """The Chebyshev series of κ that ``gram(method="series")`` sums (see :class:`GramSeries`).
+
+        Fitted once per kernel object, ``which`` and ``precision`` (``"float64"``: truncated at
+        2⁻⁵²·κ(1); ``"float32"``: at 2⁻³²·κ(1)) and kept on the object; ``None`` where no fit
+        within 1024 nodes converges (then ``gram`` uses ``evaluate``).
+
+        >>> fit = mlp_kernel(4).gram_series("ntk")
+        >>> fit.terms <= 64 and fit.error <= 1e-15
+        True
+        """
+        check_choice("which", which, ("ntk", "nngp"))
+        check_choice("precision", precision, ("float64", "float32"))
+        fits = self.__dict__.setdefault("_gram_series_fits", {})
+        key = (which, precision)
+        if key not in fits:
+            fits[key] = _concrete(fit_gram_series, self, which, precision == "float64")
+        return fits[key]
+
     def supports_series(self, dim: int | None = None) -> bool:
         """Whether the nonnegative-series route applies (on S^{dim-1}); default False."""
         return False
@@ -253,16 +277,27 @@ def zonal_gram(
     Two evaluations of κ per entry:
 
     - ``"exact"``: ``kernel.evaluate`` (cancellation-free near t = ±1);
-    - ``"series"``: κ fitted once, in float64, by a Chebyshev series in
-      ``u = √(1 − |t|)`` on each sign of t (κ is analytic in u: the √(1 − t) singularity
-      of ReLU kernels is absorbed), truncated where the coefficients fall below 2⁻³⁰·κ(1)
-      for float32 results and 2⁻⁴⁸·κ(1) for float64, then summed per entry by Clenshaw's
+    - ``"series"``: the :class:`GramSeries` of the kernel (``kernel.gram_series``): κ fitted
+      once by a Chebyshev series in ``u = √(1 − |t|)`` on each sign of t (κ is analytic in
+      u: the √(1 − t) singularity of ReLU kernels is absorbed), truncated at 2⁻³²·κ(1) for
+      float32 results and 2⁻⁵²·κ(1) for float64, summed per entry by Clenshaw's
       recurrence. Its cost does not depend on depth or activation.
 
-    ``"auto"`` (default) uses the series for float32 (and narrower) results, where its
-    error is below the rounding of t itself, and for kernels with ``exact_gram = False``
-    (Gauss–Hermite activations, whose exact recursion costs ``quad_order²`` activation calls
-    per entry and layer); otherwise the exact recursion.
+    ``"auto"`` (default) uses the series for float32 (and narrower) results, where its error
+    is below the rounding of t itself; for float64 results where its measured error
+    (``GramSeries.error``) is at most ``SERIES_TOL_F64`` = 1e-15·κ(1); and for kernels with
+    ``exact_gram = False`` (Gauss–Hermite activations); always with at most
+    ``SERIES_MAX_TERMS`` terms. Otherwise (e.g. SIREN at ω0 = 30, whose κ is a narrow peak,
+    or a fit that does not converge) the exact recursion.
+
+    Gradients with respect to the points: the series route differentiates the fitted series
+    (finite everywhere; zero on the pinned diagonal, as the exact route); off the diagonal at
+    exactly t = ±1 (coincident or antipodal points) it returns 0 for the √(1 − |t|) factor,
+    where the exact route gives the one-sided derivative: use ``method="exact"`` there.
+
+    For ``d <= 8`` the inner products are summed elementwise (fused with κ, no separate
+    matrix product: on CPU that product dominated the cost); the diagonal of ``gram(X)`` is
+    exactly κ(1) (t = 1 for points on the sphere).
 
     Args:
       kernel: a :class:`ZonalKernel` (hashable, with ``evaluate`` and ``kappa_one``).
@@ -281,16 +316,19 @@ def zonal_gram(
     Y = X if symmetric else jnp.asarray(Y)
     dtype = jnp.result_type(X, Y, float)
     wide = jnp.finfo(dtype).bits > 32
-    if method == "auto":
-        method = "exact" if wide and kernel.exact_gram else "series"
-    if method == "series":
+    fit = None
+    if method != "exact":
         try:
-            coeffs = _concrete(_series_coefficients, kernel, which, wide)
+            fit = kernel.gram_series(which, "float64" if wide else "float32")
         except (NotImplementedError, jax.errors.ConcretizationTypeError):
-            coeffs = None  # jax 0.4.38 inside jit cannot evaluate eagerly: the recursion
-        if coeffs is not None:
-            diag = kernel.kappa_one(which) if symmetric else None
-            return _gram_series(X, Y, jnp.asarray(coeffs, dtype=dtype), diag)
+            fit = None  # jax 0.4.38 inside jit cannot evaluate eagerly: the recursion
+    if fit is not None and method == "auto":
+        accurate = not wide or fit.error <= SERIES_TOL_F64 or not kernel.exact_gram
+        fit = fit if accurate and fit.terms <= SERIES_MAX_TERMS else None
+    X, Y = X.astype(dtype), Y.astype(dtype)
+    if fit is not None:
+        diag = kernel.kappa_one(which) if symmetric else None
+        return _gram_series(X, Y, jnp.asarray(fit.coefficients, dtype=dtype), diag)
     return _gram(kernel, X, Y, which, symmetric)
 
 
@@ -424,51 +462,122 @@ def _check_t(t) -> None:
     )
 
 
+#: Largest d for which the Gram's inner products are summed elementwise (fused with κ).
+_UNROLL_DIM = 8
+
+
+def _inner(X, Y):
+    """``clamp(X Yᵀ, −1, 1)``; for d <= 8 as d fused elementwise products (no matrix product)."""
+    if X.shape[1] <= _UNROLL_DIM:
+        t = X[:, None, 0] * Y[None, :, 0]
+        for k in range(1, X.shape[1]):
+            t = t + X[:, None, k] * Y[None, :, k]
+    else:
+        t = X @ Y.T
+    return _clamp(t, -1.0, 1.0)
+
+
+def _pin_diagonal(K, value):
+    """K with its diagonal set to ``value`` (fused: compares of two iotas, no identity matrix)."""
+    rows = jax.lax.broadcasted_iota(jnp.int32, K.shape, 0)
+    cols = jax.lax.broadcasted_iota(jnp.int32, K.shape, 1)
+    return jnp.where(rows == cols, jnp.asarray(value, K.dtype), K)
+
+
 @functools.partial(jax.jit, static_argnums=(0, 3, 4))
 def _gram(kernel: ZonalKernel, X, Y, which, symmetric):
-    t = _clamp(X @ Y.T, -1.0, 1.0)
+    t = _inner(X, Y)
     if symmetric:
         # <x, x> rounds to 1 - O(ε), and the NTK has a √(1 - t) singularity at t = 1, so the
         # diagonal would lose half its digits: it is exactly t = 1 for points on the sphere.
-        t = jnp.where(jnp.eye(t.shape[0], dtype=bool), jnp.ones((), t.dtype), t)
+        t = _pin_diagonal(t, 1.0)
     nngp, ntk = kernel.evaluate(t, 1.0 - t, 1.0 + t)
     return ntk if which == "ntk" else nngp
 
 
-#: Relative truncation of the Chebyshev series of ``Kernel.gram(method="series")``
-#: (fraction of κ(1)), for float32 and for float64 results, and the largest fit tried.
-_SERIES_TOL = {False: 2.0**-30, True: 2.0**-48}
-_SERIES_MAX_NODES = 512
+# ----------------------------------------------------------------------------- Gram series
+#: Relative truncation of the Chebyshev series of the Gram (fraction of κ(1)), for float32
+#: and for float64 results; the largest fit tried (nodes per half).
+_SERIES_TOL = {False: 2.0**-30, True: 2.0**-50}
+_SERIES_MAX_NODES = 1024
+#: ``gram(method="auto")`` in float64 uses the series where ``GramSeries.error`` is at most this.
+SERIES_TOL_F64 = 1e-15
+#: ``gram(method="auto")`` uses a series of at most this many terms (beyond, the exact recursion
+#: of closed forms is cheaper).
+SERIES_MAX_TERMS = 64
 
 
-@functools.lru_cache(maxsize=128)
-def _series_coefficients(kernel: ZonalKernel, which: str, wide: bool) -> np.ndarray | None:
-    """Chebyshev coefficients ``(2, m)`` of κ on t >= 0 and t < 0 in ``x = 2√(1 − |t|) − 1``.
+@dataclasses.dataclass(frozen=True, eq=False)
+class GramSeries:
+    """The Chebyshev series behind ``gram(method="series")`` (see :func:`fit_gram_series`).
 
-    Fitted in float64 at N Chebyshev points of each half (N = 32, 64, … up to
-    ``_SERIES_MAX_NODES``) until the last quarter of the coefficients is below the tolerance,
-    then checked against the recursion at the N + 1 Chebyshev extrema. ``None`` when that fails
-    (the caller then uses the exact recursion).
+    Attributes:
+      coefficients: ``(2, terms)`` float64: row 0 for t >= 0, row 1 for t < 0, in
+        ``x = 2√(1 − |t|) − 1``; ``κ(t) ≈ Σ_j c_j T_j(x)``.
+      error: the measured error, ``max |S(t) − κ(t)| / κ(1)`` over the check grid (2N + 1
+        Chebyshev extrema per half, t = 0 and t = ±1 included, N the fit's node count) with
+        S summed by Clenshaw in float64 and κ from ``evaluate`` in float64, times 2 (margin
+        for the summation order of compiled code). A measurement on a grid twice as fine as
+        the fit, not a proof; the tests check it against mpmath.
+      terms: the number of coefficients per half.
     """
-    tol = _SERIES_TOL[wide] * abs(kernel.kappa_one(which))
+
+    coefficients: np.ndarray
+    error: float
+
+    @property
+    def terms(self) -> int:
+        return int(self.coefficients.shape[1])
+
+
+def fit_gram_series(kernel: ZonalKernel, which: str, wide: bool) -> GramSeries | None:
+    """Fit the :class:`GramSeries` of ``kernel`` (``wide``: for float64 results).
+
+    Fitted at N Chebyshev points of each half (N = 32, 64, … up to 1024), κ by ``evaluate``
+    in float64, coefficients by a DCT in extended precision, until the last quarter of the
+    coefficients is below the tolerance (2⁻⁵⁰·κ(1) wide, 2⁻³⁰·κ(1) narrow; the float64 values
+    put a noise floor near 2⁻⁵⁴·κ(1) under the coefficients); truncated at a quarter of it;
+    then measured at the 2N + 1 Chebyshev extrema of each half. ``None`` when no fit
+    converges, or (narrow) when the measured error exceeds 4 × the tolerance.
+    Use ``kernel.gram_series`` (which keeps the fit on the kernel object) rather than this.
+    """
+    scale = abs(kernel.kappa_one(which))
+    tol = _SERIES_TOL[wide] * scale
     n = 32
     while n <= _SERIES_MAX_NODES:
         x = np.cos(np.pi * (np.arange(n) + 0.5) / n)  # first-kind points on [-1, 1]
-        values = _halves(kernel, which, x)
-        # DCT-II: c_j = (2/N) Σ_k f(x_k) cos(j (k + 1/2) π / N), c_0 halved.
-        c = values @ np.cos(np.pi * np.outer(np.arange(n) + 0.5, np.arange(n)) / n)
-        c *= 2.0 / n
-        c[:, 0] /= 2.0
+        values = _halves(kernel, which, x).astype(np.longdouble)
+        # DCT-II: c_j = (2/N) Σ_k f(x_k) cos(j (k + 1/2) π / N), c_0 halved (extended precision).
+        k, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        angle = ((2 * k + 1) * j % (4 * n)).astype(np.longdouble) * (_PI_LONG / (2 * n))
+        c = values @ np.cos(angle)
+        c *= np.longdouble(2.0) / n
+        c[:, 0] /= 2
         if np.abs(c[:, -n // 4 :]).max() <= tol:
             m = int(np.nonzero((np.abs(c) > tol / 4).any(axis=0))[0].max()) + 1
-            c = c[:, :m]
-            check = np.cos(np.pi * np.arange(n + 1) / n)  # extrema: other points
-            fitted = np.polynomial.chebyshev.chebval(check, c.T)
-            if np.abs(fitted - _halves(kernel, which, check)).max() <= 4.0 * tol:
-                return c
-            return None
+            c = np.asarray(c[:, :m], dtype=np.float64)
+            check = np.cos(np.pi * np.arange(2 * n + 1) / (2 * n))  # extrema, x = ±1 included
+            diff = np.abs(_clenshaw_np(c, check) - _halves(kernel, which, check)).max()
+            error = 2.0 * float(diff) / scale if scale > 0 else np.inf
+            if not np.isfinite(error) or (not wide and error > 4.0 * _SERIES_TOL[wide]):
+                return None
+            return GramSeries(c, error)
         n *= 2
     return None
+
+
+#: π in extended precision (np.pi is rounded to float64: 4e-17 relative, 1e-16 in the DCT).
+_PI_LONG = np.arccos(np.longdouble(-1.0))
+
+
+def _clenshaw_np(c: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``Σ_j c[h, j] T_j(x)`` for both halves h, float64, in the order of ``_gram_series``."""
+    x = x[None, :]
+    x2 = 2.0 * x
+    b1 = b2 = np.zeros((c.shape[0], x.shape[1]))
+    for j in range(c.shape[1] - 1, 0, -1):
+        b1, b2 = x2 * b1 - b2 + c[:, j : j + 1], b1
+    return x * b1 - b2 + c[:, :1]
 
 
 def _concrete(fn, *args):
@@ -494,16 +603,20 @@ def _halves(kernel: ZonalKernel, which: str, x: np.ndarray) -> np.ndarray:
 @functools.partial(jax.jit, static_argnums=(3,))
 def _gram_series(X, Y, coeffs, diag):
     """κ(<x_i, y_j>) by Clenshaw's recurrence; ``diag`` (float κ(1) or None) pins the diagonal."""
-    t = _clamp(X @ Y.T, -1.0, 1.0)
-    x = 2.0 * jnp.sqrt(1.0 - jnp.abs(t)) - 1.0  # 1 - |t| is exact for |t| >= 1/2
+    t = _inner(X, Y)
+    if diag is not None:  # a safe t on the diagonal (replaced by κ(1)): zero gradient there
+        t = _pin_diagonal(t, 0.0)
+    # 1 - |t| is exact for |t| >= 1/2; the floor keeps the derivative finite at |t| = 1.
+    x = 2.0 * jnp.sqrt(jnp.maximum(1.0 - jnp.abs(t), jnp.finfo(t.dtype).tiny)) - 1.0
+    x2 = 2.0 * x
     pos = t >= 0
     c = coeffs.astype(t.dtype)
     b1 = b2 = jnp.zeros_like(t)
     for j in range(c.shape[1] - 1, 0, -1):  # Clenshaw, the coefficients of t's half
-        b1, b2 = 2.0 * x * b1 - b2 + jnp.where(pos, c[0, j], c[1, j]), b1
+        b1, b2 = x2 * b1 - b2 + jnp.where(pos, c[0, j], c[1, j]), b1
     K = x * b1 - b2 + jnp.where(pos, c[0, 0], c[1, 0])
     if diag is not None:  # points on the sphere: t = 1 exactly, κ(1) rounded once
-        K = jnp.where(jnp.eye(K.shape[0], dtype=bool), jnp.asarray(diag, K.dtype), K)
+        K = _pin_diagonal(K, diag)
     return K
 
 

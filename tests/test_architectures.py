@@ -212,10 +212,15 @@ def test_gram_exact_and_series(kernel):
     np.fill_diagonal(t, 1.0)
     with _compat.enable_x64():
         ref = np.asarray(kernel.ntk(jnp.asarray(t)))
-        exact = np.asarray(kernel.gram(jnp.asarray(X)))
+        exact = np.asarray(kernel.gram(jnp.asarray(X), method="exact"))
         series = np.asarray(kernel.gram(jnp.asarray(X), method="series"))
+        auto = np.asarray(kernel.gram(jnp.asarray(X)))
     np.testing.assert_allclose(exact, ref, rtol=1e-13)
-    np.testing.assert_allclose(series, ref, rtol=0, atol=1e-12 * kernel.kappa_one())
+    # The float64 series: within its measured error, <= 1e-15·κ(1), so "auto" uses it.
+    error = kernel.gram_series("ntk").error
+    assert error <= 1e-15
+    np.testing.assert_allclose(series, ref, rtol=0, atol=(error + 1e-16) * kernel.kappa_one())
+    np.testing.assert_array_equal(auto, series)
     g32 = np.asarray(kernel.gram(jnp.asarray(X, jnp.float32)))
     assert g32.dtype == np.float32
     np.testing.assert_allclose(g32, ref, rtol=0, atol=2e-6 * kernel.kappa_one())
@@ -292,6 +297,19 @@ def test_jit_and_grad_through_resnet_kernel():
     D1 = 1.49
     ref = (1 + 0.49 * (1 - np.arccos(0.3) / np.pi)) * (1 + 0.49 * (1 - np.arccos(K1 / D1) / np.pi))
     assert float(g) == pytest.approx(ref, rel=1e-13)
+
+
+def test_grad_of_architecture_kernels_at_plus_minus_one():
+    """The derivative at t = ±1 is the one-sided limit (a clamp with derivative 1 at the
+    boundary; ``jnp.clip`` halved it there): checked against one-sided differences (error
+    O(√h) from the (1 ∓ t)^{3/2} terms, far below the halving this catches)."""
+    h = 1e-9
+    for k in (resnet_kernel(2, 0.7), fourier_kernel(2.0, mlp_kernel(2)), fourier_kernel(3.0)):
+        with _compat.enable_x64():
+            g = jax.grad(lambda t, k=k: k.nngp(t))
+            for t0, s in ((1.0, -1.0), (-1.0, 1.0)):
+                fd = (float(k.nngp(t0 + s * h)) - float(k.nngp(t0))) / (s * h)
+                assert float(g(jnp.asarray(t0))) == pytest.approx(fd, rel=1e-3), (k, t0)
 
 
 # ----------------------------------------------------------------------------- models

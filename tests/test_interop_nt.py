@@ -22,6 +22,9 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::FutureWarning"),
     pytest.mark.filterwarnings("ignore::UserWarning:tensorflow.*"),
+    # NT warns on every FanInSum that it cannot verify independent branches; in the residual
+    # blocks here the branch ends in a fresh Dense, so they are independent at init.
+    pytest.mark.filterwarnings("ignore:.FanIn. layers assume independent inputs:UserWarning"),
 ]
 
 
@@ -105,6 +108,173 @@ def test_to_stax_init_shapes(nt):
     ours = stax_params(mlp(2, 16).init(jax.random.key(0), 3))
     assert jax.tree.map(np.shape, ours) == shapes
     assert apply_fn(ours, np.ones((2, 3))).shape == (2, 1)
+
+
+# ----------------------------------------------------------------------------- architectures
+def _nt_resnet(nt, depth, alpha, first_layer_var=1.0, branch=None, weight_var=2.0, width=8):
+    """The residual MLP of ``resnet_kernel`` in stax (docs/theory.md §6.7), on √d·x.
+
+    h_0 = σ_0 A x: ``Dense(W_std=σ_0)`` (NT's 1/√d is undone by the √d input scaling);
+    block: ``FanOut(2)``, ``parallel(Identity, Dense(W_std=1) → φ → Dense(W_std=α·σ_w))``,
+    ``FanInSum`` (h + α m^{-1/2} V √σ_w² φ(m^{-1/2} W h)); readout ``Dense(1, W_std=1)``.
+    """
+    from neural_tangents import stax
+
+    phi = stax.Relu() if branch is None else branch
+    blocks = [
+        stax.serial(
+            stax.FanOut(2),
+            stax.parallel(
+                stax.Identity(),
+                stax.serial(
+                    stax.Dense(width, W_std=1.0),
+                    phi,
+                    stax.Dense(width, W_std=alpha * math.sqrt(weight_var)),
+                ),
+            ),
+            stax.FanInSum(),
+        )
+        for _ in range(depth)
+    ]
+    layers = [stax.Dense(width, W_std=math.sqrt(first_layer_var)), *blocks, stax.Dense(1)]
+    return stax.serial(*layers)
+
+
+@pytest.mark.nt
+@pytest.mark.parametrize(
+    "depth, alpha, first_layer_var",
+    [(1, 0.7, 1.0), (3, 0.7, 1.0), (1, "1/sqrt(L)", 1.0), (3, "1/sqrt(L)", 1.0), (3, 1.0, 1.5)],
+)
+def test_resnet_kernel_matches_stax_residual_blocks(nt, depth, alpha, first_layer_var):
+    """resnet_kernel = NT's FanOut(2)/parallel(Identity, branch)/FanInSum network, NNGP and NTK,
+    on S^2 (√d·x for NT), float64, 1e-6 relative (both are closed forms)."""
+    from ntkspec.architectures import resnet_kernel, resolve_alpha
+
+    d = 3
+    X, Y = _points(11, 9, d), _points(12, 6, d)
+    k = resnet_kernel(depth, alpha, first_layer_var=first_layer_var)
+    a = resolve_alpha(alpha, depth)[0]
+    *_, kernel_fn = _nt_resnet(nt, depth, a, first_layer_var)
+    for args in ((X, Y), (X,)):
+        ref = kernel_fn(*(math.sqrt(d) * Z for Z in args), *((None,) if len(args) == 1 else ()),
+                        ("nngp", "ntk"))  # fmt: skip
+        for which, theirs in zip(("nngp", "ntk"), ref, strict=True):
+            ours = k.gram(*args, which=which)
+            assert ours.dtype == jnp.float64
+            assert _rel(ours, theirs) <= 1e-6, (which, _rel(ours, theirs))
+    # α = 1/√L: the same kernel as the explicit float α.
+    if alpha == "1/sqrt(L)":
+        np.testing.assert_array_equal(k.gram(X), resnet_kernel(depth, a).gram(X))
+
+
+@pytest.mark.nt
+def test_resnet_kernel_with_sine_branch_matches_stax(nt):
+    from neural_tangents import stax
+
+    from ntkspec.architectures import resnet_kernel
+
+    d = 4
+    X = _points(13, 8, d)
+    k = resnet_kernel(2, 0.6, "sin", first_layer_var=2.0)
+    *_, kernel_fn = _nt_resnet(nt, 2, 0.6, 2.0, branch=stax.Sin(), weight_var=1.0)
+    ref = kernel_fn(math.sqrt(d) * X, None, ("nngp", "ntk"))
+    assert _rel(k.gram(X, which="nngp"), ref.nngp) <= 1e-6
+    assert _rel(k.gram(X, which="ntk"), ref.ntk) <= 1e-6
+
+
+def _nt_sine_mlp(nt, depth, abc, weight_var, first_layer_var, width=8):
+    """MLP with stax.Sin(a, b, c) = a·sin(b·u + c) layers, on √d·x."""
+    from neural_tangents import stax
+
+    layers = [stax.Dense(width, W_std=math.sqrt(first_layer_var))]
+    for l in range(depth):
+        out = 1 if l == depth - 1 else width
+        layers += [stax.Sin(*abc), stax.Dense(out, W_std=math.sqrt(weight_var))]
+    return stax.serial(*layers)
+
+
+@pytest.mark.nt
+@pytest.mark.parametrize(
+    "depth, abc, weight_var, first_layer_var",
+    [
+        (1, (1.0, 1.0, 0.0), 1.0, 1.0),
+        (2, (1.0, 1.0, 0.0), 2.0, 900.0),  # SIREN scale, ω0 = 30
+        (2, (0.7, 1.3, 0.4), 1.5, 2.0),  # a general a·sin(b·u + c)
+        (3, (1.0, 1.0, math.pi / 2), 1.0, 1.0),  # cos
+    ],
+)
+def test_sine_kernels_match_stax_sin(nt, depth, abc, weight_var, first_layer_var):
+    """NT's Sin(a, b, c) is a·sin(b·x + c): ntkspec's Sine(a, b, c) MLP kernel (and
+    siren_kernel at ω0 = 30) agree with it in float64 to 1e-6 relative."""
+    from ntkspec.activations import Sine
+    from ntkspec.architectures import siren_kernel
+
+    d = 3
+    X, Y = _points(14, 9, d), _points(15, 7, d)
+    k = mlp_kernel(depth, Sine(*abc), weight_var, first_layer_var=first_layer_var)
+    if abc == (1.0, 1.0, 0.0) and weight_var == 2.0:
+        assert siren_kernel(depth, math.sqrt(first_layer_var)) == k
+    *_, kernel_fn = _nt_sine_mlp(nt, depth, abc, weight_var, first_layer_var)
+    ref = kernel_fn(math.sqrt(d) * X, math.sqrt(d) * Y, ("nngp", "ntk"))
+    for which, theirs in zip(("nngp", "ntk"), ref, strict=True):
+        assert _rel(k.gram(X, Y, which=which), theirs) <= 1e-6, which
+    diag = kernel_fn(math.sqrt(d) * X, None, "ntk")
+    assert _rel(k.gram(X), diag) <= 1e-6
+
+
+def _fourier_features(key, X, M, beta):
+    """γ(x) = M^{-1/2}[cos(B x), sin(B x)], B (M, d) with N(0, β) entries; unit norm."""
+    B = math.sqrt(beta) * np.asarray(jax.random.normal(key, (M, X.shape[1]), jnp.float64))
+    Z = X @ B.T
+    return np.concatenate([np.cos(Z), np.sin(Z)], axis=1) / math.sqrt(M)
+
+
+@pytest.mark.nt
+@pytest.mark.parametrize("inner_name", ["none", "mlp2", "resnet2"])
+def test_fourier_features_match_stax_on_encoded_inputs(nt, inner_name):
+    """Fourier features: (1) exact — NT's network on finite encoded inputs √(2M)·γ(x) equals
+    ntkspec's inner kernel at the same finite features, ``inner.gram(γ(X), γ(Y))``, to 1e-6;
+    (2) Monte Carlo — ``fourier_kernel(β, inner)`` (M → ∞) differs from it by at most
+    κ'(s̄)·|s_M − s_∞| per pair with |s| <= s̄ <= 0.9, where s_M = <γ(x), γ(y)>, s_∞ = e^{−β(1−t)} and
+    |s_M − s_∞| <= ε = √(2 ln(2·pairs/δ)/M) (Hoeffding, cos ∈ [−1, 1]: this fails with
+    probability <= δ = 1e-9 over the frequencies B for any seed)."""
+    from neural_tangents import stax
+
+    from ntkspec.architectures import fourier_kernel, resnet_kernel
+
+    d, M, beta = 3, 4096, 4.0
+    X, Y = _points(16, 10, d), _points(17, 8, d)
+    GX, GY = (_fourier_features(jax.random.key(18), Z, M, beta) for Z in (X, Y))
+    if inner_name == "none":  # depth 0: a linear readout on the features
+        inner, net = None, stax.Dense(1)
+    elif inner_name == "mlp2":
+        inner, net = mlp_kernel(2), to_stax(2)
+    else:
+        inner, net = resnet_kernel(2, 0.5), _nt_resnet(nt, 2, 0.5)
+    kernel_fn = net[2]
+    fan_in = 2 * M  # NT divides the first layer by the fan-in 2M
+    ref = kernel_fn(math.sqrt(fan_in) * GX, math.sqrt(fan_in) * GY, ("nngp", "ntk"))
+    s_M = GX @ GY.T
+    t = np.clip(X @ Y.T, -1, 1)
+    s_inf = np.exp(-beta * (1 - t))
+    eps = math.sqrt(2 * math.log(2 * s_M.size / 1e-9) / M)
+    assert np.abs(s_M - s_inf).max() <= eps  # Hoeffding (probability >= 1 - 1e-9)
+    # Pairs away from s = 1 (where the ReLU NTK's slope is infinite): |s| <= s̄ < 1 on them.
+    keep = np.abs(s_inf) + eps <= 0.9
+    assert keep.mean() >= 0.5
+    s_bar = float(np.abs(s_inf[keep]).max()) + eps
+    ff = fourier_kernel(beta, inner)
+    for which, theirs in zip(("nngp", "ntk"), ref, strict=True):
+        theirs = np.asarray(theirs)
+        exact = s_M if inner is None else np.asarray(inner.gram(GX, GY, which=which))
+        assert _rel(exact, theirs) <= 1e-6, which
+        # κ' of a kernel with nonnegative Taylor coefficients is largest at the largest |s|.
+        slope = 1.0 if inner is None else float(jax.grad(lambda s, w=which: inner(s, w))(s_bar))
+        bound = slope * np.abs(s_M - s_inf) + 1e-6 * np.abs(theirs).max()
+        infinite = np.asarray(ff.gram(X, Y, which=which))
+        assert np.all((np.abs(infinite - theirs) <= bound)[keep]), which
+        # the typical gap is Monte-Carlo sized, not zero: the comparison can fail
+        assert 0 < np.abs(infinite - theirs)[keep].max() <= slope * eps
 
 
 # ----------------------------------------------------------------------------- empirical NTK

@@ -212,8 +212,9 @@ GRAM_SERIES_KERNELS = [
 
 @pytest.mark.parametrize("kernel", GRAM_SERIES_KERNELS, ids=lambda k: f"{k.activation}{k.depth}")
 def test_gram_series_matches_exact_recursion(kernel):
-    """The Chebyshev-in-√(1-|t|) evaluation equals the layer recursion: to 1e-13·κ(1) with
-    float64 points (the 2⁻⁴⁸ fit), to float32 rounding with float32 points."""
+    """The Chebyshev-in-√(1-|t|) evaluation equals the layer recursion: to its measured error
+    (<= 2e-15·κ(1) here; depth 12 is above 1e-15, so float64 "auto" uses the recursion there)
+    with float64 points, to float32 rounding with float32 points."""
     X = np.asarray(sample_sphere(jax.random.key(3), 24, 4, dtype=jnp.float32), dtype=np.float64)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     Y = X[:9] @ np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))[0]
@@ -223,7 +224,9 @@ def test_gram_series_matches_exact_recursion(kernel):
         for args in ((X,), (X, Y)):
             exact = np.asarray(kernel.gram(*args, which=which, method="exact"))
             series = np.asarray(kernel.gram(*args, which=which, method="series"))
-            assert np.abs(series - exact).max() <= 1e-13 * scale
+            fit = kernel.gram_series(which)
+            assert fit.error <= 2e-15  # measured against the float64 recursion, its error included
+            assert np.abs(series - exact).max() <= fit.error * scale
         s32 = kernel.gram(X32, which=which, method="series")
         e32 = kernel.gram(X32, which=which, method="exact")
         assert s32.dtype == e32.dtype == jnp.float32
@@ -239,19 +242,85 @@ def test_gram_auto_method_choice(monkeypatch):
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     relu, tanh = mlp_kernel(3), mlp_kernel(1, "tanh")
     X32 = jnp.asarray(X, jnp.float32)
-    # float32: the series; float64 closed forms: the recursion; quadrature activations: series.
+    # float32: the series; float64: the series where its measured error is <= 1e-15·κ(1);
+    # quadrature activations: the series.
     np.testing.assert_array_equal(relu.gram(X32), relu.gram(X32, method="series"))
-    np.testing.assert_array_equal(relu.gram(X), relu.gram(X, method="exact"))
+    assert relu.gram_series("ntk").error <= kernels.SERIES_TOL_F64
+    np.testing.assert_array_equal(relu.gram(X), relu.gram(X, method="series"))
     np.testing.assert_array_equal(tanh.gram(X), tanh.gram(X, method="series"))
+    # SIREN at ω0 = 30: a narrow peak needs > SERIES_MAX_TERMS terms; the recursion is used.
+    siren = mlp_kernel(1, "sin", weight_var=2.0, first_layer_var=900.0)
+    assert siren.gram_series("ntk", "float32").terms > kernels.SERIES_MAX_TERMS
+    np.testing.assert_array_equal(siren.gram(X32), siren.gram(X32, method="exact"))
+    # The fit is kept on the kernel object (per which and precision), not in a global cache.
+    assert relu.gram_series("ntk") is relu.gram_series("ntk")
+    assert mlp_kernel(3).gram_series("ntk") is not relu.gram_series("ntk")
     # A fit that does not converge within the node budget falls back to the recursion.
     monkeypatch.setattr(kernels, "_SERIES_MAX_NODES", 16)
-    kernels._series_coefficients.cache_clear()
-    try:
-        np.testing.assert_array_equal(relu.gram(X32), relu.gram(X32, method="exact"))
-    finally:
-        kernels._series_coefficients.cache_clear()
+    fresh = mlp_kernel(3)
+    assert fresh.gram_series("ntk", "float32") is None
+    np.testing.assert_array_equal(fresh.gram(X32), fresh.gram(X32, method="exact"))
+    np.testing.assert_array_equal(fresh.gram(X), fresh.gram(X, method="exact"))
     with pytest.raises(ValueError, match="method"):
         relu.gram(X, method="chebyshev")
+    with pytest.raises(ValueError, match="precision"):
+        relu.gram_series("ntk", "float16")
+
+
+def _unit_circle_pairs(t):
+    """Points X on S^1 and Y = e_1 with <x_j, e_1> = t_j exactly (products with 1 and 0)."""
+    t = np.asarray(t, np.float64)
+    X = np.stack([t, np.sqrt(np.maximum(0.0, 1.0 - t * t))], axis=1)
+    return X, np.array([[1.0, 0.0]])
+
+
+GRAM_T = np.concatenate(
+    [
+        [-1.0, 1.0, 0.0, -0.5, 0.5],
+        1.0 - np.logspace(-16, -1, 16),
+        np.logspace(-16, -1, 16) - 1.0,
+        np.linspace(-1, 1, 41)[1:-1],
+        np.random.default_rng(7).uniform(-1, 1, 30),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    "depth, bias_var, which", [(1, 0.0, "ntk"), (4, 0.2, "ntk"), (3, 0.0, "nngp"), (12, 0.0, "ntk")]
+)
+def test_gram_series_float64_error_against_mpmath(depth, bias_var, which):
+    """The float64 Gram series (the default in float64) is within its stated error of the exact
+    kernel (mpmath, 50 digits) at t = ±1, 0, next to ±1 (1e-16..1e-1) and across [-1, 1]; the
+    stated error is <= 1e-15·κ(1). Also for erf."""
+    from ntkspec.kernels import SERIES_TOL_F64
+
+    k = mlp_kernel(depth, bias_var=bias_var)
+    fit = k.gram_series(which)
+    X, Y = _unit_circle_pairs(GRAM_T)
+    series = np.asarray(k.gram(X, Y, which=which, method="series"))[:, 0]
+    pick = 1 if which == "ntk" else 0
+    ref = np.array([float(_mp_relu(depth, t, sb=mpmath.mpf(bias_var))[pick]) for t in X[:, 0]])
+    err = np.abs(series - ref).max() / k.kappa_one(which)
+    assert err <= fit.error, (err, fit.error)
+    # "auto" in float64: the series where its error is <= 1e-15·κ(1) (here all but depth 12,
+    # whose measurement includes the deeper recursion's own rounding), else the recursion.
+    assert (fit.error <= SERIES_TOL_F64) == (depth < 12)
+    route = "series" if fit.error <= SERIES_TOL_F64 else "exact"
+    np.testing.assert_array_equal(
+        k.gram(X, Y, which=which), k.gram(X, Y, which=which, method=route)
+    )
+    # the symmetric Gram's diagonal is κ(1) exactly
+    Xs = np.asarray(sample_sphere(jax.random.key(6), 7, 3))
+    np.testing.assert_array_equal(np.diag(np.asarray(k.gram(Xs, which=which))), k.kappa_one(which))
+
+
+def test_gram_series_float64_erf_against_mpmath():
+    k = mlp_kernel(3, "erf", bias_var=0.3, first_layer_var=2.0)
+    fit = k.gram_series("ntk")
+    X, Y = _unit_circle_pairs(GRAM_T)
+    ours = np.asarray(k.gram(X, Y))[:, 0]
+    ref = np.array([float(_mp_erf(3, t, sb=mpmath.mpf("0.3"), sw0=2)[1]) for t in X[:, 0]])
+    assert np.abs(ours - ref).max() / k.kappa_one() <= fit.error <= 1e-15
 
 
 def test_gram_under_jit():
