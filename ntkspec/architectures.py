@@ -39,6 +39,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -115,23 +116,31 @@ class ResNetKernel(ZonalKernel):
         """(NNGP, NTK) given ``t``, ``1 − t``, ``1 + t`` (full precision near ±1)."""
         t, a, b = _prepare(t, one_minus_t, one_plus_t)
         al2 = self.alpha**2
-        K = self.first_layer_var * t
-        Ks, Es, Eds = [K], [], []
-        D = self.variances
-        for l, q_br in enumerate(self.branch_variances):
-            e, ed, ea, eb = layer_map(self.branch, D[l], q_br, K / D[l], a, b)
+        K0 = self.first_layer_var * t
+        D = np.asarray(self.variances, dtype=np.float64)
+        # Per block, as arrays: a scan compiles once whatever the depth (an unrolled loop of
+        # 64 blocks took minutes to compile, once per input shape).
+        xs = tuple(jnp.asarray(v, t.dtype) for v in (
+            D[:-1], D[:-1] / D[1:], al2 * np.asarray(self.branch_variances) / D[1:],
+            np.asarray(self.branch_variances),
+        ))  # fmt: skip
+
+        def block(carry, x):
+            K, a, b = carry
+            d_in, w_old, w_br, q_br = x
+            e, ed, ea, eb = layer_map(self.branch, d_in, q_br, K / d_in, a, b)
             # 1 ∓ ρ_l = (D_{l−1}(1 ∓ ρ_{l−1}) + α² q_br (1 ∓ ρ_br)) / D_l: nonnegative terms.
-            w_old, w_br = D[l] / D[l + 1], al2 * q_br / D[l + 1]
-            a, b = w_old * a + w_br * ea, w_old * b + w_br * eb
-            K = K + al2 * e
-            Ks.append(K)
-            Es.append(e)
-            Eds.append(ed)
-        ntk, B = K, 1.0
-        for l in range(self.depth - 1, -1, -1):
-            ntk = ntk + al2 * B * (Es[l] + Eds[l] * Ks[l])
-            B = B * (1.0 + al2 * Eds[l])
-        return K, ntk + B * Ks[0]
+            return (K + al2 * e, w_old * a + w_br * ea, w_old * b + w_br * eb), (K, e, ed)
+
+        (K, _, _), (Ks, Es, Eds) = jax.lax.scan(block, (K0, a, b), xs)
+
+        def back(carry, x):  # blocks L..1: B_{l−1} = B_l (1 + α² Ė_l)
+            ntk, B = carry
+            K_in, e, ed = x
+            return (ntk + al2 * B * (e + ed * K_in), B * (1.0 + al2 * ed)), None
+
+        (ntk, B), _ = jax.lax.scan(back, (K, jnp.ones_like(K)), (Ks, Es, Eds), reverse=True)
+        return K, ntk + B * K0
 
     def supports_series(self, dim: int | None = None) -> bool:
         """Nonnegative series: always (closed-form branches); not for ReLU on S^1, S^2."""
