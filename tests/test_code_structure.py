@@ -295,15 +295,12 @@ def test_presentation_layer_imports_neither_kernels_nor_spectrum():
     assert not bad, "report/summary import kernels or spectrum:\n" + "\n".join(bad)
 
 
-@pytest.mark.xfail(
-    strict=False, reason="spectrum.spectrum (89) and cli/compare.add (91) are being split"
-)
+@pytest.mark.xfail(strict=False, reason="cli/compare.py:add (91 lines) is being split")
 def test_no_function_longer_than_the_limit():
     bad = _long_functions(MAX_FUNCTION_LINES)
     assert not bad, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=False, reason="spectrum._taylor_series(kernel) is being un-cached")
 def test_no_cache_keyed_on_kernels_or_callables():
     bad = _cache_violations()
     assert not bad, "caches keyed on non-plain values:\n" + "\n".join(bad)
