@@ -348,6 +348,19 @@ class PowerLawKernel(_FeatureKernel):
     weights: tuple[float, ...]
     inner: ZonalKernel | None = None
 
+    def check_dim(self, dim: int | None) -> None:
+        """``ValueError`` unless ``dim`` is 2 (or None): a kernel of S^1 only (class docstring)."""
+        if dim is not None and dim != 2:
+            raise ValueError(
+                f"Expected dim = 2 for a power-law embedding kernel (a kernel of S^1; on "
+                f"S^{dim - 1} it is in general not positive definite); got dim = {dim}."
+            )
+
+    def supports_series(self, dim: int | None = None) -> bool:
+        """No series route; ``ValueError`` on S^{dim−1}, dim > 2 (:meth:`check_dim`)."""
+        self.check_dim(dim)
+        return False
+
     def features(self, t, one_minus_t, one_plus_t):
         """``(s, 1 − s, 1 + s)`` = (Σ w_j cos jθ, Σ 2 w_j sin²(jθ/2), Σ 2 w_j cos²(jθ/2))."""
         t, a, b = _prepare(t, one_minus_t, one_plus_t)
