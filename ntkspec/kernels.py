@@ -327,7 +327,7 @@ def zonal_gram(
         fit = fit if accurate and fit.terms <= SERIES_MAX_TERMS else None
     X, Y = X.astype(dtype), Y.astype(dtype)
     if fit is not None:
-        diag = kernel.kappa_one(which) if symmetric else None
+        diag = fit.diagonal if symmetric else None  # κ(1), kept with the fit
         return _gram_series(X, Y, jnp.asarray(fit.coefficients, dtype=dtype), diag)
     return _gram(kernel, X, Y, which, symmetric)
 
@@ -519,11 +519,13 @@ class GramSeries:
         S summed by Clenshaw in float64 and κ from ``evaluate`` in float64, times 2 (margin
         for the summation order of compiled code). A measurement on a grid twice as fine as
         the fit, not a proof; the tests check it against mpmath.
+      diagonal: κ(1) (float64), the pinned diagonal of ``gram(X)``.
       terms: the number of coefficients per half.
     """
 
     coefficients: np.ndarray
     error: float
+    diagonal: float
 
     @property
     def terms(self) -> int:
@@ -541,7 +543,8 @@ def fit_gram_series(kernel: ZonalKernel, which: str, wide: bool) -> GramSeries |
     converges, or (narrow) when the measured error exceeds 4 × the tolerance.
     Use ``kernel.gram_series`` (which keeps the fit on the kernel object) rather than this.
     """
-    scale = abs(kernel.kappa_one(which))
+    diagonal = kernel.kappa_one(which)
+    scale = abs(diagonal)
     tol = _SERIES_TOL[wide] * scale
     n = 32
     while n <= _SERIES_MAX_NODES:
@@ -561,7 +564,7 @@ def fit_gram_series(kernel: ZonalKernel, which: str, wide: bool) -> GramSeries |
             error = 2.0 * float(diff) / scale if scale > 0 else np.inf
             if not np.isfinite(error) or (not wide and error > 4.0 * _SERIES_TOL[wide]):
                 return None
-            return GramSeries(c, error)
+            return GramSeries(c, error, diagonal)
         n *= 2
     return None
 
