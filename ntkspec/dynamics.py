@@ -43,10 +43,10 @@ from ntkspec._validate import (
 )
 from ntkspec.curves import DegreeCurves, check_fraction, load_entries
 from ntkspec.losses import (
+    LOSS_NAMES,
     Loss,
     check_sobolev_exponent,
-    mse,
-    quadratic,
+    sample_loss,
     sobolev_matrix,
     sobolev_weights,
 )
@@ -66,7 +66,6 @@ __all__ = [
 ]
 
 _METHODS = ("gd", "flow")
-_LOSSES = ("mse", "weighted", "sobolev")
 _MAX_RECORDS = 10_000_000
 
 
@@ -210,7 +209,7 @@ def _spectral_loss(loss, s) -> tuple[str, Loss | None, float]:
         if s != 0.0:
             raise ValueError("Got s= with a Loss value; pass ntkspec.losses.sobolev(s).")
         return loss.kind, loss, loss.s
-    check_choice("loss", loss, _LOSSES)
+    check_choice("loss", loss, LOSS_NAMES)
     if loss != "sobolev" and s != 0.0:
         raise ValueError(f"Expected s = 0 with loss={loss!r}; got s = {s!r}. Pass loss='sobolev'.")
     return loss, None, s
@@ -403,29 +402,6 @@ def _check_gram(K) -> np.ndarray:
     return 0.5 * (A + A.T)
 
 
-def _gram_loss(loss, n: int, weights, sobolev) -> tuple[str, Loss]:
-    """``(name, Loss)`` of the sample ``loss``/``weights``/``sobolev`` arguments."""
-    if isinstance(loss, Loss):
-        if sobolev is not None:
-            raise ValueError("Got sobolev= with a Loss value; pass ntkspec.losses.quadratic(S).")
-        return loss.kind, loss
-    check_choice("loss", loss, _LOSSES)
-    if sobolev is not None and loss != "sobolev":
-        raise ValueError("Got a sobolev matrix with loss != 'sobolev'; pass loss='sobolev'.")
-    if loss == "mse":
-        return loss, mse()
-    if loss == "weighted":
-        if weights is None:
-            raise ValueError("Expected weights (quadrature weights c) with loss='weighted'.")
-        return loss, Loss("weighted", weights=check_weights(weights, n))
-    if sobolev is None:
-        raise ValueError("Expected sobolev= (a matrix from sobolev_matrix) with loss='sobolev'.")
-    S = as_real_array("sobolev", sobolev)
-    if S.shape != (n, n) or not np.isfinite(S).all():
-        raise ValueError(f"Expected a finite sobolev matrix of shape ({n}, {n}); got {S.shape}.")
-    return loss, quadratic(S)
-
-
 def _factor(value: Loss, n: int, X, kmax) -> np.ndarray:
     """B with M = B Bᵀ for n samples (the points X are needed by a Sobolev value only)."""
     if value.kind == "sobolev":
@@ -525,7 +501,7 @@ def predict_residual_vectors(
             f"Expected r0 to be a finite residual vector of shape ({n},); got shape {r.shape}."
         )
     opt = as_optimizer(lr, method)
-    _, value = _gram_loss(loss, n, weights, sobolev)
+    _, value = sample_loss(loss, n, weights=weights, sobolev=sobolev)
     B = _factor(value, n, X, kmax)
     t = _record_times(steps, record_every, times)
     mu, V, KB = _operator_eig(A, B)
@@ -647,6 +623,6 @@ def max_stable_lr(
     if check_sobolev_exponent(s) != 0.0:
         raise ValueError("For a Gram matrix pass sobolev=sobolev_matrix(X, s, kmax), not s=.")
     A = _check_gram(spectrum_or_gram)
-    _, value = _gram_loss(loss, A.shape[0], weights, sobolev)
+    _, value = sample_loss(loss, A.shape[0], weights=weights, sobolev=sobolev)
     mu, _, _ = _operator_eig(A, _factor(value, A.shape[0], X, kmax))
     return opt.max_stable_lr(float(mu[-1]))

@@ -35,7 +35,13 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from ntkspec._validate import as_real_array, check_int, check_points, check_weights
+from ntkspec._validate import (
+    as_real_array,
+    check_choice,
+    check_int,
+    check_points,
+    check_weights,
+)
 from ntkspec.sphere import MAX_DEGREE, gegenbauer_matrices, is_equispaced_circle, multiplicity
 
 __all__ = [
@@ -49,7 +55,11 @@ __all__ = [
     "sobolev_matrix",
     "check_sobolev_exponent",
     "normalized_weights",
+    "sample_loss",
 ]
+
+#: The string names of the 0.1 API (``loss="mse"`` ...), each a :class:`Loss` constructor.
+LOSS_NAMES = ("mse", "weighted", "sobolev")
 
 #: Quadrature weights must sum to 1 within this tolerance.
 WEIGHT_SUM_TOL = 1e-8
@@ -385,3 +395,38 @@ def quadratic(S: ArrayLike) -> Loss:
     A = 0.5 * (A + A.T)
     A.setflags(write=False)
     return Loss("quadratic", matrix=A)
+
+
+def sample_loss(loss, n: int, *, weights=None, sobolev=None) -> tuple[str, Loss]:
+    """``(name, Loss)`` of the 0.1 string arguments ``loss``/``weights``/``sobolev`` on n samples.
+
+    The one mapping of the string API shared by :func:`ntkspec.train.train` and the sample
+    predictions of :mod:`ntkspec.dynamics`: a :class:`Loss` value passes through (``sobolev=``
+    is then refused); ``"mse"``; ``"weighted"`` needs ``weights`` (quadrature weights summing
+    to 1); ``"sobolev"`` needs ``sobolev=``, a finite ``(n, n)`` matrix from
+    :func:`sobolev_matrix`, which becomes :func:`quadratic` (its exponent is unknown).
+
+    >>> sample_loss("weighted", 2, weights=[0.25, 0.75])[1].kind
+    'weighted'
+    """
+    if isinstance(loss, Loss):
+        if sobolev is not None:
+            raise ValueError("Got sobolev= with a Loss value; pass ntkspec.losses.quadratic(S).")
+        return loss.kind, loss
+    check_choice("loss", loss, LOSS_NAMES)
+    if sobolev is not None and loss != "sobolev":
+        raise ValueError("Got sobolev= with loss != 'sobolev'; pass loss='sobolev'.")
+    if loss == "mse":
+        return loss, mse()
+    if loss == "weighted":
+        if weights is None:
+            raise ValueError(
+                "Expected weights (quadrature weights c, shape (n,)) with loss='weighted'."
+            )
+        return loss, Loss("weighted", weights=check_weights(weights, n))
+    if sobolev is None:
+        raise ValueError("Expected sobolev= (a matrix from sobolev_matrix) with loss='sobolev'.")
+    S = as_real_array("sobolev", sobolev)
+    if S.shape != (n, n) or not np.isfinite(S).all():
+        raise ValueError(f"Expected a finite sobolev matrix of shape ({n}, {n}); got {S.shape}.")
+    return loss, quadratic(S)

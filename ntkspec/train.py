@@ -54,7 +54,6 @@ from ntkspec import checkpoint as _ckpt
 from ntkspec._io import atomic_savez, atomic_write_json, json_floats
 from ntkspec._validate import (
     as_real_array,
-    check_choice,
     check_int,
     check_key,
     check_points,
@@ -62,7 +61,7 @@ from ntkspec._validate import (
     check_weights,
 )
 from ntkspec.curves import DegreeCurves, load_entries
-from ntkspec.losses import Loss, mse, normalized_weights, quadratic
+from ntkspec.losses import Loss, mse, normalized_weights, sample_loss
 from ntkspec.optimizers import Optimizer
 from ntkspec.sphere import MAX_DEGREE, degree_energy
 
@@ -78,8 +77,6 @@ __all__ = [
     "record_degrees",
     "record_test_degrees",
 ]
-
-_LOSSES = ("mse", "weighted", "sobolev")
 
 
 # ----------------------------------------------------------------------------- results
@@ -732,34 +729,6 @@ def _finish(recorders, history: _History) -> dict:
     return out
 
 
-def _legacy_loss(loss, n: int, weights, sobolev) -> tuple[str, Loss]:
-    """``(name, Loss)`` of train's ``loss``/``weights``/``sobolev`` arguments."""
-    if isinstance(loss, Loss):
-        if sobolev is not None:
-            raise ValueError("Got sobolev= with a Loss value; pass ntkspec.losses.quadratic(S).")
-        return loss.kind, loss
-    check_choice("loss", loss, _LOSSES)
-    if loss == "weighted" and weights is None:
-        raise ValueError(
-            "Expected weights (quadrature weights c, shape (n,)) with loss='weighted'."
-        )
-    if sobolev is not None and loss != "sobolev":
-        raise ValueError("Got sobolev= with loss != 'sobolev'; pass loss='sobolev'.")
-    if loss == "sobolev":
-        if sobolev is None:
-            raise ValueError(
-                "Expected sobolev= (a matrix from sobolev_matrix) with loss='sobolev'."
-            )
-        if np.shape(sobolev) != (n, n) or not np.isfinite(np.asarray(sobolev)).all():
-            raise ValueError(
-                f"Expected a finite sobolev matrix of shape ({n}, {n}); got {np.shape(sobolev)}."
-            )
-        return loss, quadratic(sobolev)
-    if loss == "weighted":
-        return loss, Loss("weighted", weights=check_weights(weights, n))
-    return loss, mse()
-
-
 def train(
     apply: Callable[[Any, jax.Array], jax.Array],
     params: Any,
@@ -820,7 +789,7 @@ def train(
     steps, record_every, times, checkpoint, checkpoint_every = _check_run_args(
         steps, record_every, times, callback, checkpoint, checkpoint_every, mesh
     )
-    name, value = _legacy_loss(loss, n, weights, sobolev)
+    name, value = sample_loss(loss, n, weights=weights, sobolev=sobolev)
     if weights is not None:
         weights = check_weights(weights, n)  # the string API's rule (Loss values need sum 1)
     elif value.kind == "weighted":
