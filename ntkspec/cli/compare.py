@@ -26,8 +26,11 @@ from ntkspec.cli.common import (
 )
 from ntkspec.kernels import ACTIVATIONS
 
+__all__ = ["add", "run"]
+
 
 def add(subparsers) -> None:
+    """The ``compare`` subcommand and its flags on ``subparsers``."""
     from ntkspec.experiments.config import PRESETS
 
     p = subparsers.add_parser(
@@ -317,6 +320,7 @@ def _train(args: argparse.Namespace, cfg, out: Path):
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ntkspec compare`` for the parsed ``args``; the exit status (1: training diverged)."""
     from ntkspec.experiments import format_experiment
     from ntkspec.rundir import checkpoint_step
 

@@ -16,8 +16,11 @@ from ntkspec.cli.common import (
     print_json,
 )
 
+__all__ = ["add", "run"]
+
 
 def add(subparsers) -> None:
+    """The ``curve`` subcommand and its flags on ``subparsers``."""
     p = subparsers.add_parser(
         "curve",
         help="learning curve per degree: eigenlearning theory (and kernel-regression measurement)",
@@ -59,6 +62,7 @@ def add(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ntkspec curve`` for the parsed ``args``; the exit status."""
     from ntkspec.curve_report import curve_payload, curve_table, run_curve, write_curve_report
     from ntkspec.rundir import check_output_dir, run_info, running
 

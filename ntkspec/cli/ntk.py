@@ -18,8 +18,11 @@ from ntkspec.cli.common import (
     kernel_from_args,
 )
 
+__all__ = ["add", "run"]
+
 
 def add(subparsers) -> None:
+    """The ``ntk`` subcommand and its flags on ``subparsers``."""
     p = subparsers.add_parser(
         "ntk",
         help="empirical NTK Gram of an MLP at init and its per-degree spectrum",
@@ -131,6 +134,7 @@ def _print_table(emp, inf) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``ntkspec ntk`` for the parsed ``args``; the exit status."""
     import jax
 
     from ntkspec import _compat
