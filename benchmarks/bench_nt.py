@@ -10,18 +10,22 @@ medians taken in the same run (< 1: ntkspec is faster; "speed-up" is its inverse
 Sections (``--only`` picks some):
 
 ``gram``
-  Infinite-width NTK Gram Θ(X, X) of a bias-free ReLU MLP with L = 1 and 4 hidden layers
-  (σ_w² = 2), n = 1024 and 4096 uniform points on S^2, in float32 (what both give by default:
-  x64 off). ntkspec: ``mlp_kernel(L).gram(X)`` (the public call, validation included). NT: the
-  network written as an NT user writes it, ``stax.serial(Dense(w, W_std=1), Relu(), [Dense(w,
-  W_std=√2), Relu()] × (L-1), Dense(1, W_std=√2))``, and ``jax.jit(kernel_fn,
-  static_argnames="get")(√3·X, None, "ntk")``: NT divides the first layer by the fan-in d = 3,
-  so its kernel on √d·x equals ntkspec's on x (docs/theory.md §2.9). Checked before timing: on the
-  first 256 rows, both libraries in float64 agree to 1e-6 relative (max |Δ| / max |Θ|), and
-  each float32 Gram is within 1e-3 of that float64 reference (float32 inputs round
-  t = <x, x'> by ~1e-7, and Θ has a √(1 - t) singularity at t = 1, so ~√ε_32 is the floor for
-  both; the reference's diagonal is the exact Θ(1)). A second table times n = 4096 again in
-  float64 (x64 scoped to the calls, fewer repeats).
+  Infinite-width NTK Gram Θ(X, X) at n = 4096 uniform points on S^2, in float32 (what both give
+  by default: x64 off) and in float64 (x64 scoped to the calls, fewer repeats), for a bias-free
+  ReLU MLP (σ_w² = 2) and a residual ReLU MLP (α = 1/√L), each with L = 1 and 4 hidden layers /
+  blocks. ntkspec: ``kernel.gram(X)`` (the public call, validation included; the route it takes
+  by default, series or exact, and the series' length are recorded). NT: the networks written as
+  an NT user writes them, ``stax.serial(Dense(w, W_std=1), Relu(), [Dense(w, W_std=√2), Relu()]
+  × (L-1), Dense(1, W_std=√2))`` and, for the residual MLP (``nt_resnet``), ``Dense(w, W_std=1)``
+  then L blocks ``FanOut(2)``, ``parallel(Identity(), serial(Dense(w, W_std=1), Relu(),
+  Dense(w, W_std=α√2)))``, ``FanInSum()``, then ``Dense(1)``; timed as ``jax.jit(kernel_fn,
+  static_argnames="get")(√3·X, None, "ntk")``: NT divides the first layer by the fan-in d = 3, so
+  its kernel on √d·x equals ntkspec's on x (docs/theory.md §2.9). Checked before timing: on the
+  first 256 rows, ntkspec's exact recursion and NT, both in float64, agree to 1e-6 relative
+  (max |Δ| / max |Θ|); that recursion, with the exact Θ(1) on the diagonal, is the reference
+  against which each timed Gram's error is reported (float32 within 1e-3: float32 inputs round
+  t = <x, x'> by ~1e-7 and Θ has a √(1 - t) singularity at t = 1, so ~√ε_32 is the floor for
+  both; float64 within 1e-6). ``--quick``: n = 512.
 
 ``empirical``
   Empirical NTK Θ(X, X) (all parameters, no trace over outputs), float32, n = 512 points on S^2,
@@ -103,6 +107,8 @@ except ImportError as e:  # pragma: no cover - wrong environment
 
 from benchmarks._machine import cpuinfo  # noqa: E402
 from ntkspec import empirical_ntk, mlp, mlp_kernel, multiplicity, sample_sphere, spectrum, train
+from ntkspec.architectures import resnet_kernel
+from ntkspec.kernels import SERIES_MAX_TERMS, SERIES_TOL_F64
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "tests" / "data" / "spectra_reference.json"
@@ -115,6 +121,7 @@ EMP_RTOL = 1e-5  # empirical NTKs in float32 (ntkspec's documented agreement of 
 LOSS_RTOL = 1e-4  # final training loss, scan vs Python loop in float32 (op order differs)
 LR = 0.5  # below 2/λ_max(K/n) for both training configurations
 KMAX_SPECTRUM = 100
+RESNET_ALPHA = "1/sqrt(L)"  # the residual Gram: branch scale α = 1/√L
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -226,13 +233,44 @@ def peak_rss_gib() -> float | None:
 
 
 # ----------------------------------------------------------------------------- gram
-def gram_case(depth: int, n: int, repeats: int, kernel_fn, dtype: str) -> dict:
-    kernel = mlp_kernel(depth)
+def nt_resnet(depth: int, alpha: float, width: int = 512):
+    """The residual MLP of ``resnet_kernel(depth, alpha)`` as an NT user writes it (on √d·x):
+    Dense(W_std=1), then per block FanOut(2) / parallel(Identity, Dense(W_std=1) → Relu →
+    Dense(W_std=α√2)) / FanInSum, then Dense(1, W_std=1)."""
+    branch = stax.serial(
+        stax.Dense(width, W_std=1.0), stax.Relu(), stax.Dense(width, W_std=alpha * math.sqrt(2))
+    )
+    block = stax.serial(stax.FanOut(2), stax.parallel(stax.Identity(), branch), stax.FanInSum())
+    return stax.serial(stax.Dense(width, W_std=1.0), *([block] * depth), stax.Dense(1))
+
+
+def gram_models(depths) -> dict:
+    """{(model, depth): (ntkspec kernel, jitted NT kernel_fn)}: ReLU MLP and residual MLP
+    (α = 1/√L), the same networks in both libraries."""
+    out = {}
+    for depth in depths:
+        out["mlp", depth] = (mlp_kernel(depth), nt_mlp(depth)[2])
+        nt_fn = nt_resnet(depth, 1 / depth**0.5)[2]
+        out["resnet", depth] = (resnet_kernel(depth, RESNET_ALPHA), nt_fn)
+    return {key: (k, jax.jit(fn, static_argnames="get")) for key, (k, fn) in out.items()}
+
+
+def gram_route(kernel, dtype: str) -> dict:
+    """Which evaluation ``kernel.gram(X)`` takes by default in ``dtype``, and its series fit."""
+    fit = kernel.gram_series("ntk", dtype)
+    if fit is None:
+        return {"route": "exact"}
+    series = dtype == "float32" or fit.error <= SERIES_TOL_F64
+    series = series and fit.terms <= SERIES_MAX_TERMS
+    return {"route": "series" if series else "exact", "terms": fit.terms, "fit_error": fit.error}
+
+
+def gram_case(model: str, depth: int, n: int, repeats: int, kernel, kernel_fn, dtype: str) -> dict:
     X32, X64 = points(n)
     m = min(n, CHECK_ROWS)
-    # Float64 reference on the first m rows, from both libraries (checked to agree).
+    # Float64 reference on the first m rows: ntkspec's exact recursion, checked against NT.
     with x64():
-        ref = np.array(kernel.gram(X64[:m], X64))  # writable copy
+        ref = np.array(kernel.gram(X64[:m], X64, method="exact"))  # writable copy
         ref_nt = np.asarray(
             kernel_fn(jnp.asarray(SQRT_D * X64[:m]), jnp.asarray(SQRT_D * X64), "ntk")
         )
@@ -240,8 +278,9 @@ def gram_case(depth: int, n: int, repeats: int, kernel_fn, dtype: str) -> dict:
     # On the diagonal <x, x> rounds to 1 - O(ε) and Θ has a √(1 - t) singularity at t = 1, so
     # a (rows, all) evaluation loses half the digits there: the exact value is Θ(1).
     ref[np.arange(m), np.arange(m)] = kernel.kappa_one()
+    name = f"gram {model} depth {depth} n {n} {dtype}"
     if not f64_diff <= GRAM_F64_RTOL:
-        raise RuntimeError(f"gram depth {depth} n {n}: float64 ntkspec vs NT differ {f64_diff}")
+        raise RuntimeError(f"{name}: float64 ntkspec vs NT differ {f64_diff}")
 
     scope = x64() if dtype == "float64" else contextlib.nullcontext()
     with scope:
@@ -250,24 +289,26 @@ def gram_case(depth: int, n: int, repeats: int, kernel_fn, dtype: str) -> dict:
         fns = {"ntkspec": lambda: kernel.gram(X), "nt": lambda: kernel_fn(Xs, None, "ntk")}
         warm = {}
         outs = {}
-        for name, fn in fns.items():
-            warm[name], outs[name] = timed(fn)
-        errs = {name: rel_diff(np.asarray(out)[:m], ref) for name, out in outs.items()}
-        dtypes = {name: str(out.dtype) for name, out in outs.items()}
+        for who, fn in fns.items():
+            warm[who], outs[who] = timed(fn)
+        errs = {who: rel_diff(np.asarray(out)[:m], ref) for who, out in outs.items()}
+        dtypes = {who: str(out.dtype) for who, out in outs.items()}
         tol = GRAM_F64_RTOL if dtype == "float64" else GRAM_F32_RTOL
-        for name, err in errs.items():
-            if dtypes[name] != dtype or not err <= tol:
+        for who, err in errs.items():
+            if dtypes[who] != dtype or not err <= tol:
                 raise RuntimeError(
-                    f"gram depth {depth} n {n} {dtype}: {name} returned {dtypes[name]} with "
-                    f"error {err:.2e} vs the float64 reference (> {tol:g})"
+                    f"{name}: {who} returned {dtypes[who]} with error {err:.2e} vs the float64 "
+                    f"reference (> {tol:g})"
                 )
         between = rel_diff(outs["nt"], outs["ntkspec"])
         del outs
         times, _ = round_robin(fns, {"ntkspec": repeats, "nt": repeats})
     row = {
+        "model": model,
         "depth": depth,
         "n": n,
         "dtype": dtype,
+        **gram_route(kernel, dtype),
         "first_call_s": warm,
         "times_s": times,
         "median_s": {k: med(v) for k, v in times.items()},
@@ -277,7 +318,7 @@ def gram_case(depth: int, n: int, repeats: int, kernel_fn, dtype: str) -> dict:
     }
     row["ratio"] = row["median_s"]["ntkspec"] / row["median_s"]["nt"]
     print(
-        f"  gram depth {depth} n {n} {dtype}: ntkspec {fmt_t(row['median_s']['ntkspec'])}, "
+        f"  {name}: ntkspec {fmt_t(row['median_s']['ntkspec'])} ({row['route']}), "
         f"nt {fmt_t(row['median_s']['nt'])}, ratio {row['ratio']:.3g}",
         flush=True,
     )
@@ -285,10 +326,15 @@ def gram_case(depth: int, n: int, repeats: int, kernel_fn, dtype: str) -> dict:
 
 
 def section_gram(ns, depths, repeats: int, f64_ns, f64_repeats: int) -> dict:
-    kfs = {depth: jax.jit(nt_mlp(depth)[2], static_argnames="get") for depth in depths}
-    rows = [gram_case(L, n, repeats, kfs[L], "float32") for L in depths for n in ns]
-    rows64 = [gram_case(L, n, f64_repeats, kfs[L], "float64") for L in depths for n in f64_ns]
-    return {"float32": rows, "float64": rows64}
+    models = gram_models(depths)
+    out = {"float32": [], "float64": []}
+    for (model, depth), (kernel, kernel_fn) in models.items():
+        for n in ns:
+            out["float32"].append(gram_case(model, depth, n, repeats, kernel, kernel_fn, "float32"))
+        for n in f64_ns:
+            row = gram_case(model, depth, n, f64_repeats, kernel, kernel_fn, "float64")
+            out["float64"].append(row)
+    return out
 
 
 # ----------------------------------------------------------------------------- empirical
@@ -629,25 +675,27 @@ def report(res: dict) -> str:
                 continue
             lines += [
                 "",
-                f"### Infinite-width NTK Gram Θ(X, X), ReLU MLP, points on S^2, {dtype}",
+                f"### Infinite-width NTK Gram Θ(X, X), ReLU MLP and residual MLP, S^2, {dtype}",
                 "",
-                "| depth | n | ntkspec `mlp_kernel(L).gram(X)` | NT `jit(kernel_fn)(√3·X, None, "
-                "'ntk')` | ratio | speed-up | timed calls | err ntkspec | err NT "
-                "| NT vs ntkspec |",
-                "|---|---|---|---|---|---|---|---|---|---|",
+                "| model | depth | n | ntkspec `kernel.gram(X)` | route (terms) | NT "
+                "`jit(kernel_fn)(√3·X, None, 'ntk')` | ratio | speed-up | timed calls "
+                "| err ntkspec | err NT | NT vs ntkspec |",
+                "|---|---|---|---|---|---|---|---|---|---|---|---|",
             ]
             for r in rows:
                 md = r["median_s"]
+                route = r["route"] + (f" ({r['terms']})" if r["route"] == "series" else "")
                 lines.append(
-                    f"| {r['depth']} | {r['n']} | {fmt_t(md['ntkspec'])} | {fmt_t(md['nt'])} | "
-                    f"{r['ratio']:.3g} | {1 / r['ratio']:.3g}× | {len(r['times_s']['nt'])} | "
-                    f"{r['err_vs_f64_ref']['ntkspec']:.1e} | {r['err_vs_f64_ref']['nt']:.1e} | "
-                    f"{r['nt_vs_ntkspec']:.1e} |"
+                    f"| {r['model']} | {r['depth']} | {r['n']} | {fmt_t(md['ntkspec'])} | "
+                    f"{route} | "
+                    f"{fmt_t(md['nt'])} | {r['ratio']:.3g} | {1 / r['ratio']:.3g}× | "
+                    f"{len(r['times_s']['nt'])} | {r['err_vs_f64_ref']['ntkspec']:.1e} | "
+                    f"{r['err_vs_f64_ref']['nt']:.1e} | {r['nt_vs_ntkspec']:.1e} |"
                 )
         lines += [
             "",
-            "err = max |Θ − Θ_ref| / max |Θ_ref| on the first 256 rows, Θ_ref = ntkspec in float64 "
-            "on the same points (NT in float64 agrees with it to "
+            "err = max |Θ − Θ_ref| / max |Θ_ref| on the first 256 rows, Θ_ref = ntkspec's exact "
+            "recursion in float64 on the same points (NT in float64 agrees with it to "
             f"{max(r['f64_ntkspec_vs_nt'] for rs in res['gram'].values() for r in rs):.1e}).",
         ]
     if "empirical" in res:
@@ -782,8 +830,8 @@ def main(argv=None) -> int:
     }
     print(f"bench_nt: sections {', '.join(only)}", flush=True)
     if "gram" in only:
-        ns = (256, 1024) if quick else (1024, 4096)
-        f64_ns = () if quick else (4096,)
+        ns = (512,) if quick else (4096,)
+        f64_ns = (512,) if quick else (4096,)
         res["gram"] = section_gram(ns, (1, 4), repeats, f64_ns, max(1, (repeats + 1) // 2))
     if "empirical" in only:
         n = 128 if quick else 512
