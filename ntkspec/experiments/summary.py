@@ -113,10 +113,13 @@ def decay_figure(exp, path=None):
     fig = Figure(figsize=(7.2, 4.6), layout="constrained")
     ax = fig.add_subplot()
     curves = {"measured": exp.measured, **exp.predictions.curves}
+    top = 1.5
     for i in range(len(exp.degrees)):
         for name, c in curves.items():
             y = c.normalized()[:, i]
-            ax.plot(c.times, np.where(y > 0, y, np.nan), color=f"C{i % 10}", **STYLES[name])
+            ok = np.isfinite(y) & (y > 0)
+            top = max(top, 1.5 * float(y[ok].max(initial=0.0)))
+            ax.plot(c.times, np.where(ok, y, np.nan), color=f"C{i % 10}", **STYLES[name])
     handles = [Line2D([], [], color=f"C{i % 10}", lw=2, label=f"k = {int(k)}" + (
                    "" if exp.learnable[i] else " (cannot be learned)"))
                for i, k in enumerate(exp.degrees)]  # fmt: skip
@@ -127,7 +130,7 @@ def decay_figure(exp, path=None):
     ax.set_yscale("log")
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlim(0, max(1, int(exp.measured.times[-1])))
-    ax.set_ylim(bottom=1e-3)  # below it: float32 noise
+    ax.set_ylim(1e-3, top)  # below 1e-3: float32 noise; above 1 only if something grows
     ax.set_xlabel(f"{exp.setting.optimizer.name} step t")
     ax.set_ylabel("‖Π_k r_t‖ / ‖Π_k r_0‖")
     ax.set_title("per-degree residual: measured vs NTK predictions", fontsize=9)
