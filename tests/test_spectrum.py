@@ -407,13 +407,15 @@ def test_funk_hecke_constant_in_high_dimension():
 
 
 def test_decay_fit_stops_at_the_noise_floor_without_selection_bias():
-    """d = 4, depth-2 ReLU NNGP: λ_k ~ k^-6 reaches the quadrature floor near k ≈ 360.
+    """d = 4, depth-2 ReLU NNGP as a plain callable (θ rule only, no series and no
+    integration by parts): λ_k ~ k^-6 reaches the quadrature floor near k ≈ 360.
 
     Keeping only the degrees that happen to clear 100 × error beyond that point selects
     upward fluctuations and flattens the slope (−5.92 before the fix); the fit must stop at
     the first unresolved degree, and every degree it used must be resolvable.
     """
-    s = spectrum(mlp_kernel(2), 4, 400, which="nngp")
+    kernel = mlp_kernel(2)
+    s = spectrum(lambda t: np.asarray(kernel.nngp(t)), 4, 400)
     fit = s.decay_fit(100, 400)
     assert abs(fit.exponent + 6.0) < 0.04, fit.exponent
     used = np.zeros(s.kmax + 1, dtype=bool)
