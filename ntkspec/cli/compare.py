@@ -99,6 +99,13 @@ def add(subparsers) -> None:
     p.add_argument(
         "--quiet", action="store_true", help="no cost estimate and no progress (bar or lines)"
     )
+    _add_flat_flags(p)
+    _add_experiment_flags(p)
+    p.set_defaults(run=run)
+
+
+def _add_flat_flags(p: argparse.ArgumentParser) -> None:
+    """The 0.1 flags: aliases of section keys (:data:`~ntkspec.experiments.config.FLAT_KEYS`)."""
     for flag, typ, hlp in [
         ("--dim", int, "[data] dim: ambient dimension d"),
         ("--depth", int, "[model] depth: hidden layers"),
@@ -119,8 +126,6 @@ def add(subparsers) -> None:
         ("--seed", int, "[run] seed: random seed"),
     ]:  # fmt: skip
         p.add_argument(flag, type=typ, default=None, help=hlp)
-    _add_experiment_flags(p)
-    p.set_defaults(run=run)
 
 
 #: Flags of the sectioned configuration (ntkspec.experiments): flag dest -> "section.key".
