@@ -258,11 +258,11 @@ def test_cli_compare_fourier_depth0_and_arch_errors(tmp_path, capsys):
         assert match in _one_error(capsys)
 
 
-def test_cli_compare_resnet_alpha_rule(tmp_path, capsys):
-    argv = ["compare", "--arch", "resnet", "--alpha", "1/sqrt(L)", "--depth", "2", "--width",
-            "32", "--n", "32", "--steps", "10", "--degrees", "1", "--quiet"]  # fmt: skip
-    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
-    assert "resnet depth 2, width 32, relu, alpha 1/sqrt(L)" in capsys.readouterr().out
+def test_cli_compare_alpha_rule_reaches_model_alpha(tmp_path, capsys):
+    """--alpha 1/sqrt(L) arrives as the rule string model.alpha (refused here before any run)."""
+    argv = ["compare", "--arch", "mlp", "--alpha", "1/sqrt(L)", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 2
+    assert "no model.alpha with model.arch = 'mlp'; got '1/sqrt(L)'" in _one_error(capsys)
 
 
 @pytest.mark.parametrize(
