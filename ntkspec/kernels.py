@@ -254,7 +254,8 @@ class ZonalKernel:
         """
         check_choice("which", which, ("ntk", "nngp"))
         check_choice("precision", precision, ("float64", "float32"))
-        fits = self.__dict__.setdefault("_gram_series_fits", {})
+        store = getattr(self, "__dict__", None)  # None (slots): fitted on every call
+        fits = {} if store is None else store.setdefault("_gram_series_fits", {})
         key = (which, precision)
         if key not in fits:
             fits[key] = _concrete(fit_gram_series, self, which, precision == "float64")
