@@ -331,3 +331,11 @@ def test_cli_spectrum_power_law_and_errors(capsys):
 def test_power_law_kernel_refuses_higher_spheres():
     with pytest.raises(ValueError, match=r"dim = 2 for a power-law embedding kernel"):
         spectrum(power_law_kernel(1.0, 8), 3, 4)
+
+
+def test_cli_curve_takes_the_arch_flags(capsys):
+    argv = ["curve", "--dim", "3", "--depth", "0", "--arch", "fourier", "--beta", "4",
+            "--degrees", "1,2", "--n", "10,30"]  # fmt: skip
+    assert main(argv) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "ntk of Gaussian Fourier features (beta=4, M -> infinity) under a linear" in first
