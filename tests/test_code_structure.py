@@ -295,7 +295,6 @@ def test_presentation_layer_imports_neither_kernels_nor_spectrum():
     assert not bad, "report/summary import kernels or spectrum:\n" + "\n".join(bad)
 
 
-@pytest.mark.xfail(strict=False, reason="cli/compare.py:add (91 lines) is being split")
 def test_no_function_longer_than_the_limit():
     bad = _long_functions(MAX_FUNCTION_LINES)
     assert not bad, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(bad)
