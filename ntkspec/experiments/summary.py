@@ -125,7 +125,8 @@ def decay_figure(exp, path=None):
                for i, k in enumerate(exp.degrees)]  # fmt: skip
     handles += [Line2D([], [], color="0.3", label=name, **STYLES[name]) for name in curves]
     floor = f"comparison floor {COMPARE_FLOOR:g}"
-    ax.axhline(COMPARE_FLOOR, color="0.5", lw=0.8)
+    # A reference, not a curve: a collection, so ``ax.lines`` holds exactly the curves.
+    ax.hlines(COMPARE_FLOOR, 0, 1, transform=ax.get_yaxis_transform(), color="0.5", lw=0.8)
     handles.append(Line2D([], [], color="0.5", lw=0.8, label=floor))
     ax.set_yscale("log")
     ax.set_xscale("symlog", linthresh=1.0)
