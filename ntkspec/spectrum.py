@@ -691,11 +691,15 @@ def _parts_route(kernel, which: str, dim: int, tol: float, lam, err, routes):
     rule applied to the m-th derivative in dimension d + 2m, with its own two-rule difference
     and rounding floor, scaled by the same constant. Only degrees k >= m that still miss the
     target are recomputed (up to the highest such degree), and a value replaces the old one only
-    where its certified error is smaller.
+    where its certified error is smaller (exact parity zeros are computed once, with m = 4).
     """
     k = np.arange(lam.shape[0])
+    # Bias-free two-layer ReLU: odd k >= 3 vanish exactly (docs/theory.md §2); no relative
+    # target to chase there.
+    plain = kernel.depth == 1 and kernel.bias_var == 0 and kernel.trained_bias == 0
+    zero = plain & (k % 2 == 1) & (k >= 3)
     for m in _PARTS_ORDERS:
-        short = (err > _PARTS_TARGET * np.abs(lam)) & (k >= m)
+        short = (err > _PARTS_TARGET * np.abs(lam)) & (k >= m) & ~(zero & (m > 4))
         if not short.any():
             break
         top = int(k[short].max())
