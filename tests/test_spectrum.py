@@ -182,6 +182,12 @@ def test_large_kmax_and_node_rule_accuracy():
 
 
 def test_save_load_roundtrip(tmp_path):
+    # A ReLU spectrum at d = 3 holds all routes' labels ("parts" beyond the first degrees).
+    relu = spectrum(mlp_kernel(2), 3, 40)
+    assert {"quadrature", "parts"} <= set(relu.method)
+    for name in ("r.json", "r.npz"):
+        relu.save(tmp_path / name)
+        np.testing.assert_array_equal(Spectrum.load(tmp_path / name).method, relu.method)
     s = spectrum(mlp_kernel(2, "erf"), 5, 12)
     for name in ("s.json", "s.npz"):
         s.save(tmp_path / name)
