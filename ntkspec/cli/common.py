@@ -23,6 +23,28 @@ from ntkspec.architectures import (
 )
 from ntkspec.kernels import ACTIVATIONS, mlp_kernel
 
+__all__ = [
+    "PROG",
+    "USAGE_EXIT",
+    "ARCHS",
+    "ARCH_FLAGS",
+    "Parser",
+    "one_line",
+    "print_error",
+    "add_kernel_arguments",
+    "kernel_from_args",
+    "kernel_config",
+    "kernel_label",
+    "check_suffix",
+    "print_json",
+    "int_list",
+    "alpha_value",
+    "float_list",
+    "duration",
+    "progress",
+    "flops",
+]
+
 PROG = "ntkspec"
 USAGE_EXIT = 2
 

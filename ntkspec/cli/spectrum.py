@@ -18,6 +18,8 @@ from ntkspec.cli.common import (
 from ntkspec.spectrum import spectrum
 from ntkspec.sphere import multiplicity
 
+__all__ = ["add", "run"]
+
 
 def add(subparsers) -> None:
     p = subparsers.add_parser(
