@@ -236,8 +236,7 @@ def write_figures(exp, out) -> list[str]:
     def spectrum_png(path):
         if exp.spectrum is None:
             raise ValueError(exp.predictions.absent.get("operator", "no infinite-width kernel"))
-        c, m = exp.config, exp.config.model
-        label = f"NTK, depth {m.depth}, {m.activation}, S^{c.data.dim - 1}"
+        label = f"NTK of the {exp.model}, S^{exp.config.data.dim - 1}"
         return spectrum_figure(exp.spectrum, label, path)
 
     def heatmap_png(path):
