@@ -616,14 +616,9 @@ def spectrum(
         lam, err = _series_route(kernel, which, dim, kmax, None)
         routes = np.full(kmax + 1, "series")
     else:
-        parts = method == "auto" and panels is None and kernel_derivatives.applies(kernel)
-        lam, err = _quadrature(values, dim, _plain_degrees(parts, dim, kmax), tol, panels, kmax)
-        routes = np.full(kmax + 1, "quadrature")
-        if method == "auto" and _series_applies(kernel, dim):
-            lam_s, err_s = _series_route(kernel, which, dim, kmax, err)
-            lam, err, routes = _better(lam, err, routes, lam_s, err_s, "series")
-        if parts:
-            lam, err, routes = _parts_route(kernel, which, dim, tol, lam, err, routes)
+        lam, err, routes = _quadrature_routes(
+            kernel, which, dim, kmax, tol, panels, values, method == "auto"
+        )
     # Gauss–Hermite kernels: |κ_GH − κ| <= quadrature_error·κ(1) moves each λ_k by at most that.
     err = err + getattr(kernel, "quadrature_error", 0.0) * abs(trace)
     degrees = np.arange(kmax + 1, dtype=np.int64)
@@ -637,6 +632,19 @@ def spectrum(
         kernel=which if zonal else "custom",
         method=routes,
     )
+
+
+def _quadrature_routes(kernel, which, dim, kmax, tol, panels, values, auto: bool):
+    """The θ rule; with ``auto`` also the series and integration by parts where they apply."""
+    parts = auto and panels is None and kernel_derivatives.applies(kernel)
+    lam, err = _quadrature(values, dim, _plain_degrees(parts, dim, kmax), tol, panels, kmax)
+    routes = np.full(kmax + 1, "quadrature")
+    if auto and _series_applies(kernel, dim) and not (parts and dim < _PARTS_ONLY_DIM):
+        lam_s, err_s = _series_route(kernel, which, dim, kmax, err)
+        lam, err, routes = _better(lam, err, routes, lam_s, err_s, "series")
+    if parts:
+        lam, err, routes = _parts_route(kernel, which, dim, tol, lam, err, routes)
+    return lam, err, routes
 
 
 def _check_kernel(kernel, method: str) -> bool:
@@ -657,7 +665,8 @@ def _check_kernel(kernel, method: str) -> bool:
 
 
 #: Below this dimension the parts route beats the plain θ rule at every degree k >= 4 of a
-#: ReLU MLP kernel (checked up to k = 1000 on d = 2 … 9), so the θ rule stops at _PLAIN_KMAX.
+#: ReLU MLP kernel (checked up to k = 1000 on d = 2 … 9), so the θ rule stops at _PLAIN_KMAX
+#: and the (slowly converging, costly at depth) Taylor series is not tried.
 _PARTS_ONLY_DIM = 10
 _PLAIN_KMAX = 32
 
@@ -742,7 +751,7 @@ def _quadrature(
             f"{tol * scale:.3g} with {n * _PANEL_NODES} nodes; the kernel may be non-smooth "
             "in θ. Pass panels= larger or a looser tol.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     err = diff + quadrature_floor(mass, dim)
     if pad_to is not None:
