@@ -260,9 +260,10 @@ def gram_route(kernel, dtype: str) -> dict:
     fit = kernel.gram_series("ntk", dtype)
     if fit is None:
         return {"route": "exact"}
-    series = dtype == "float32" or fit.error <= SERIES_TOL_F64
+    series = dtype == "float32" or fit.measured_error <= SERIES_TOL_F64
     series = series and fit.terms <= SERIES_MAX_TERMS
-    return {"route": "series" if series else "exact", "terms": fit.terms, "fit_error": fit.error}
+    route = "series" if series else "exact"
+    return {"route": route, "terms": fit.terms, "fit_error": fit.measured_error}
 
 
 def gram_case(model: str, depth: int, n: int, repeats: int, kernel, kernel_fn, dtype: str) -> dict:

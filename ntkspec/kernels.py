@@ -249,7 +249,7 @@ class ZonalKernel:
         within 1024 nodes converges (then ``gram`` uses ``evaluate``).
 
         >>> fit = mlp_kernel(4).gram_series("ntk")
-        >>> fit.terms <= 64 and fit.error <= 1e-15
+        >>> fit.terms <= 64 and fit.measured_error <= 1e-15
         True
         """
         check_choice("which", which, ("ntk", "nngp"))
@@ -286,8 +286,8 @@ def zonal_gram(
 
     ``"auto"`` (default) uses the series for float32 (and narrower) results, where its error
     is below the rounding of t itself; for float64 results where its measured error
-    (``GramSeries.error``) is at most ``SERIES_TOL_F64`` = 1e-15·κ(1); and for kernels with
-    ``exact_gram = False`` (Gauss–Hermite activations); always with at most
+    (``GramSeries.measured_error``) is at most ``SERIES_TOL_F64`` = 1e-15·κ(1); and for
+    kernels with ``exact_gram = False`` (Gauss–Hermite activations); always with at most
     ``SERIES_MAX_TERMS`` terms. Otherwise (e.g. SIREN at ω0 = 30, whose κ is a narrow peak,
     or a fit that does not converge) the exact recursion.
 
@@ -324,7 +324,7 @@ def zonal_gram(
         except (NotImplementedError, jax.errors.ConcretizationTypeError):
             fit = None  # jax 0.4.38 inside jit cannot evaluate eagerly: the recursion
     if fit is not None and method == "auto":
-        accurate = not wide or fit.error <= SERIES_TOL_F64 or not kernel.exact_gram
+        accurate = not wide or fit.measured_error <= SERIES_TOL_F64 or not kernel.exact_gram
         fit = fit if accurate and fit.terms <= SERIES_MAX_TERMS else None
     X, Y = X.astype(dtype), Y.astype(dtype)
     if fit is not None:
@@ -501,7 +501,8 @@ def _gram(kernel: ZonalKernel, X, Y, which, symmetric):
 #: and for float64 results; the largest fit tried (nodes per half).
 _SERIES_TOL = {False: 2.0**-30, True: 2.0**-50}
 _SERIES_MAX_NODES = 1024
-#: ``gram(method="auto")`` in float64 uses the series where ``GramSeries.error`` is at most this.
+#: ``gram(method="auto")`` in float64 uses the series where ``GramSeries.measured_error`` is at
+#: most this.
 SERIES_TOL_F64 = 1e-15
 #: ``gram(method="auto")`` uses a series of at most this many terms (beyond, the exact recursion
 #: of closed forms is cheaper).
@@ -515,7 +516,7 @@ class GramSeries:
     Attributes:
       coefficients: ``(2, terms)`` float64: row 0 for t >= 0, row 1 for t < 0, in
         ``x = 2√(1 − |t|) − 1``; ``κ(t) ≈ Σ_j c_j T_j(x)``.
-      error: the measured error, ``max |S(t) − κ(t)| / κ(1)`` over the check grid (2N + 1
+      measured_error: ``max |S(t) − κ(t)| / κ(1)`` over the check grid (2N + 1
         Chebyshev extrema per half, t = 0 and t = ±1 included, N the fit's node count) with
         S summed by Clenshaw in float64 and κ from ``evaluate`` in float64, times 2 (margin
         for the summation order of compiled code). A measurement on a grid twice as fine as
@@ -525,7 +526,7 @@ class GramSeries:
     """
 
     coefficients: np.ndarray
-    error: float
+    measured_error: float
     diagonal: float
 
     @property

@@ -217,7 +217,7 @@ def test_gram_exact_and_series(kernel):
         auto = np.asarray(kernel.gram(jnp.asarray(X)))
     np.testing.assert_allclose(exact, ref, rtol=1e-13)
     # The float64 series: within its measured error, <= 1e-15·κ(1), so "auto" uses it.
-    error = kernel.gram_series("ntk").error
+    error = kernel.gram_series("ntk").measured_error
     assert error <= 1e-15
     np.testing.assert_allclose(series, ref, rtol=0, atol=(error + 1e-16) * kernel.kappa_one())
     np.testing.assert_array_equal(auto, series)

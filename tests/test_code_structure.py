@@ -280,11 +280,6 @@ def test_length_check_counts_docstrings():
 
 
 # ----------------------------------------------------------------------------- the package
-@pytest.mark.xfail(
-    strict=False,
-    reason="interop/neural_tangents.py imports kernels._QUADRATURE_ACTIVATIONS (kernels.py owner "
-    "to publish it)",
-)
 def test_no_private_names_imported_across_modules():
     bad = _private_import_violations()
     assert not bad, "private names imported across modules:\n" + "\n".join(bad)

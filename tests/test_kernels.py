@@ -225,8 +225,9 @@ def test_gram_series_matches_exact_recursion(kernel):
             exact = np.asarray(kernel.gram(*args, which=which, method="exact"))
             series = np.asarray(kernel.gram(*args, which=which, method="series"))
             fit = kernel.gram_series(which)
-            assert fit.error <= 2e-15  # measured against the float64 recursion, its error included
-            assert np.abs(series - exact).max() <= fit.error * scale
+            # measured against the float64 recursion, its error included
+            assert fit.measured_error <= 2e-15
+            assert np.abs(series - exact).max() <= fit.measured_error * scale
         s32 = kernel.gram(X32, which=which, method="series")
         e32 = kernel.gram(X32, which=which, method="exact")
         assert s32.dtype == e32.dtype == jnp.float32
@@ -245,7 +246,7 @@ def test_gram_auto_method_choice(monkeypatch):
     # float32: the series; float64: the series where its measured error is <= 1e-15·κ(1);
     # quadrature activations: the series.
     np.testing.assert_array_equal(relu.gram(X32), relu.gram(X32, method="series"))
-    assert relu.gram_series("ntk").error <= kernels.SERIES_TOL_F64
+    assert relu.gram_series("ntk").measured_error <= kernels.SERIES_TOL_F64
     np.testing.assert_array_equal(relu.gram(X), relu.gram(X, method="series"))
     np.testing.assert_array_equal(tanh.gram(X), tanh.gram(X, method="series"))
     # SIREN at ω0 = 30: a narrow peak needs > SERIES_MAX_TERMS terms; the recursion is used.
@@ -301,11 +302,11 @@ def test_gram_series_float64_error_against_mpmath(depth, bias_var, which):
     pick = 1 if which == "ntk" else 0
     ref = np.array([float(_mp_relu(depth, t, sb=mpmath.mpf(bias_var))[pick]) for t in X[:, 0]])
     err = np.abs(series - ref).max() / k.kappa_one(which)
-    assert err <= fit.error, (err, fit.error)
+    assert err <= fit.measured_error, (err, fit.measured_error)
     # "auto" in float64: the series where its error is <= 1e-15·κ(1) (here all but depth 12,
     # whose measurement includes the deeper recursion's own rounding), else the recursion.
-    assert (fit.error <= SERIES_TOL_F64) == (depth < 12)
-    route = "series" if fit.error <= SERIES_TOL_F64 else "exact"
+    assert (fit.measured_error <= SERIES_TOL_F64) == (depth < 12)
+    route = "series" if fit.measured_error <= SERIES_TOL_F64 else "exact"
     np.testing.assert_array_equal(
         k.gram(X, Y, which=which), k.gram(X, Y, which=which, method=route)
     )
@@ -320,7 +321,7 @@ def test_gram_series_float64_erf_against_mpmath():
     X, Y = _unit_circle_pairs(GRAM_T)
     ours = np.asarray(k.gram(X, Y))[:, 0]
     ref = np.array([float(_mp_erf(3, t, sb=mpmath.mpf("0.3"), sw0=2)[1]) for t in X[:, 0]])
-    assert np.abs(ours - ref).max() / k.kappa_one() <= fit.error <= 1e-15
+    assert np.abs(ours - ref).max() / k.kappa_one() <= fit.measured_error <= 1e-15
 
 
 def test_gram_under_jit():

@@ -271,14 +271,14 @@ def to_stax(
       ValueError / TypeError: invalid arguments (the messages of ``mlp_kernel``).
     """
     # Validate (and resolve defaults) exactly as mlp_kernel does, before importing NT.
-    from ntkspec.kernels import _QUADRATURE_ACTIVATIONS, mlp_kernel
+    from ntkspec.kernels import mlp_kernel
 
     kernel = mlp_kernel(depth, activation, weight_var, bias_var, first_layer_var)
     width = check_int("width", width, minimum=1)
     quad_order = check_int("quad_order", quad_order, minimum=1)
     _, stax = _import_nt()
     name = kernel.activation
-    phi = kernel.phi if name == "custom" else _QUADRATURE_ACTIVATIONS.get(name)
+    phi = kernel.phi  # the callable of a quadrature activation (None for closed forms)
     w = math.sqrt(kernel.weight_var)
     b = math.sqrt(kernel.bias_var)
     w0 = math.sqrt(kernel.first_layer_var)
