@@ -368,20 +368,10 @@ def test_against_highdim_reference(case):
 
 
 LOWDIM = json.loads((DATA.parent / "spectra_lowdim.json").read_text())
-#: A fast subset of the low-d reference (every d, both kernels, shallow/deep/biased); the
-#: other cases run under the slow marker.
-_LOWDIM_FAST = {(2, 2, "nngp"), (3, 1, "nngp"), (3, 3, "ntk"), (5, 3, "nngp"), (9, 1, "ntk")}
-
-
-def _lowdim_params():
-    for case in LOWDIM["cases"]:
-        fast = (case["dim"], case["depth"], case["kernel"]) in _LOWDIM_FAST
-        marks = () if fast else (pytest.mark.slow,)
-        yield pytest.param(case, id=_case_id(case), marks=marks)
 
 
 @pytest.mark.precision
-@pytest.mark.parametrize("case", list(_lowdim_params()))
+@pytest.mark.parametrize("case", LOWDIM["cases"], ids=_case_id)
 def test_relu_high_degree_low_dimension_against_mpmath(case):
     """d = 2, 3, 5, 9 up to k = 1000 (tests/data/spectra_lowdim.json, 25-digit mpmath θ rule
     with integer fixed-point Gegenbauer sums): every stored λ_k within 1e-10 relative, the
@@ -539,12 +529,12 @@ def test_gram_spectrum_stderr_weighted_reduces_to_uniform():
 @pytest.mark.precision
 def test_relu_kernel_derivatives_match_autodiff():
     """kernel_derivatives.relu_derivative (Taylor-mode layer maps) against nested jax.grad of
-    Kernel.nngp/ntk, with biases, trained biases and depth 3, at interior points."""
+    Kernel.nngp/ntk, with biases, trained biases and depth 2, at interior points."""
     from ntkspec import _compat
     from ntkspec.kernel_derivatives import relu_derivative
 
     t = np.array([-0.99, -0.5, 0.0, 0.3, 0.9, 0.999])
-    for kernel in (mlp_kernel(1), mlp_kernel(3, bias_var=0.1, trained_bias=0.3)):
+    for kernel in (mlp_kernel(2, bias_var=0.1, trained_bias=0.3),):
         for which in ("nngp", "ntk"):
             with _compat.enable_x64():
                 g = kernel.nngp if which == "nngp" else kernel.ntk
