@@ -188,11 +188,7 @@ def multiplicity(d: int, k, *, log: bool = False):
                 f"Expected N(d, k) with at most {_MAX_DIGITS} digits as an exact integer; "
                 f"N({d}, {k}) has about {logn / np.log(10.0):.3g}. Pass log=True for log N(d, k)."
             )
-        if k == 0:
-            return 1
-        if d == 2:
-            return 2
-        return (2 * k + d - 2) * math.comb(k + d - 3, d - 2) // k
+        return _exact_multiplicity(d, k)
     karr = np.asarray(k)
     if not np.issubdtype(karr.dtype, np.integer) or (karr < 0).any():
         raise ValueError(f"Expected non-negative integer degrees k; got {k!r}.")
@@ -202,9 +198,18 @@ def multiplicity(d: int, k, *, log: bool = False):
     # Exact integers where they fit, float64 (possibly inf) beyond.
     out = np.empty(karr.shape, dtype=np.float64)
     flat_k, flat_out = karr.ravel(), out.ravel()
-    for i, (kk, ln) in enumerate(zip(flat_k, logn.ravel(), strict=True)):
-        flat_out[i] = float(multiplicity(d, int(kk))) if ln < 700.0 else np.inf
+    for i, (kk, ln) in enumerate(zip(flat_k.tolist(), logn.ravel().tolist(), strict=True)):
+        flat_out[i] = float(_exact_multiplicity(d, kk)) if ln < 700.0 else np.inf
     return flat_out.reshape(karr.shape)
+
+
+def _exact_multiplicity(d: int, k: int) -> int:
+    """N(d, k) as an exact Python int (d >= 2, k >= 0 already checked)."""
+    if k == 0:
+        return 1
+    if d == 2:
+        return 2
+    return (2 * k + d - 2) * math.comb(k + d - 3, d - 2) // k
 
 
 def _log_multiplicity(d: int, k: np.ndarray) -> np.ndarray:
