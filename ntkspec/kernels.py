@@ -193,7 +193,10 @@ class ZonalKernel:
       says whether the series route applies (on S^{dim−1}; ``dim=None``: at all);
     - ``quadrature_error``: a bound on ``|κ_computed − κ| / κ(1)`` (0.0 for closed forms);
     - ``exact_gram``: whether ``evaluate`` is cheap enough for ``gram(method="auto")`` to use
-      it where the series route is not accurate enough (False: Gauss–Hermite layer maps).
+      it where the series route is not accurate enough (False: Gauss–Hermite layer maps);
+    - ``check_dim(dim)``: ``ValueError`` on a sphere S^{dim−1} where the kernel is not a valid
+      (positive definite) kernel; the base class accepts every dim. ``spectrum`` and ``gram``
+      call it.
 
     This base class implements ``nngp``, ``ntk``, ``__call__``, ``gram`` and ``kappa_one`` from
     ``evaluate``; :class:`Kernel` (MLPs) and the kernels of :mod:`ntkspec.architectures`
@@ -206,6 +209,9 @@ class ZonalKernel:
 
     def evaluate(self, t, one_minus_t, one_plus_t):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def check_dim(self, dim: int | None) -> None:
+        """Accept every sphere (kernels of one sphere only override this with a ValueError)."""
 
     def nngp(self, t: ArrayLike) -> jax.Array:
         """NNGP for ``t`` of any shape in [-1, 1]."""
@@ -312,6 +318,7 @@ def zonal_gram(
     check_points(X, name="X")
     if Y is not None:
         check_points(Y, name="Y", dim=np.shape(X)[1])
+    getattr(kernel, "check_dim", lambda dim: None)(int(np.shape(X)[1]))
     symmetric = Y is None
     X = jnp.asarray(X)
     Y = X if symmetric else jnp.asarray(Y)

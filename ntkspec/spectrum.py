@@ -608,6 +608,8 @@ def spectrum(
     tol = check_positive("tol", tol)
     check_choice("method", method, ("auto", "quadrature", "series"))
     zonal = _check_kernel(kernel, method)
+    if zonal:
+        getattr(kernel, "check_dim", lambda dim: None)(dim)
     if panels is not None:
         panels = check_int("panels", panels, minimum=2, maximum=_MAX_PANELS)
     values = functools.partial(_zonal_values, kernel, which)

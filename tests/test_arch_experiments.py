@@ -329,8 +329,14 @@ def test_cli_spectrum_power_law_and_errors(capsys):
 
 
 def test_power_law_kernel_refuses_higher_spheres():
+    kernel = power_law_kernel(1.0, 8)
+    for method in ("auto", "quadrature"):  # every route asks the kernel's check_dim
+        with pytest.raises(ValueError, match=r"dim = 2 for a power-law embedding kernel"):
+            spectrum(kernel, 3, 4, method=method)
+    X = np.eye(3)
     with pytest.raises(ValueError, match=r"dim = 2 for a power-law embedding kernel"):
-        spectrum(power_law_kernel(1.0, 8), 3, 4)
+        kernel.gram(X)
+    assert kernel.gram(X[:2, :2]).shape == (2, 2)  # S^1 is fine
 
 
 def test_cli_curve_takes_the_arch_flags(capsys):
