@@ -254,23 +254,7 @@ def plot_decay(
       The Figure; its axes hold one line per (input, drawn degree).
     """
     items = _as_list(predictions_or_records, (Prediction, TrainRecord), "Prediction or TrainRecord")
-    common = set(int(k) for k in items[0].degrees)
-    for it in items[1:]:
-        common &= set(int(k) for k in it.degrees)
-    if degrees is None:
-        chosen = sorted(common)
-    else:
-        if isinstance(degrees, int | np.integer):
-            degrees = [degrees]
-        chosen = [check_int("degree", k, minimum=0) for k in degrees]
-        missing = [k for k in chosen if k not in common]
-        if missing:
-            raise ValueError(
-                f"Expected degrees present in every input (0..{max(common)}); got {missing}."
-            )
-        chosen = list(dict.fromkeys(chosen))
-    if not chosen:
-        raise ValueError("Expected the inputs to share at least one degree; they share none.")
+    chosen = _decay_degrees(items, degrees)
     fmt = None if path is None else check_figure_path(path)
     fig, ax = _figure_and_axes(ax, (6.0, 4.2))
     colors = _degree_colors(chosen)
@@ -293,16 +277,42 @@ def plot_decay(
     ax.set_xlabel("step $t$")
     ax.set_ylabel(r"$\|\Pi_k r_t\| \,/\, \|\Pi_k r_0\|$")
     ax.grid(True, which="major", alpha=0.3)
+    ax.legend(handles=_decay_legend(chosen, colors), fontsize="small", ncol=2)
+    _save(fig, path, fmt)
+    return fig
+
+
+def _decay_degrees(items: list, degrees) -> list[int]:
+    """The degrees ``plot_decay`` draws: the given ones (each in every input) or all shared."""
+    common = set(int(k) for k in items[0].degrees)
+    for it in items[1:]:
+        common &= set(int(k) for k in it.degrees)
+    if degrees is None:
+        chosen = sorted(common)
+    else:
+        if isinstance(degrees, int | np.integer):
+            degrees = [degrees]
+        chosen = [check_int("degree", k, minimum=0) for k in degrees]
+        missing = [k for k in chosen if k not in common]
+        if missing:
+            raise ValueError(
+                f"Expected degrees present in every input (0..{max(common)}); got {missing}."
+            )
+        chosen = list(dict.fromkeys(chosen))
+    if not chosen:
+        raise ValueError("Expected the inputs to share at least one degree; they share none.")
+    return chosen
+
+
+def _decay_legend(chosen: list[int], colors: dict) -> list[Line2D]:
+    """One entry per degree (at most 12, then a count), then the theory / measured styles."""
     handles = [Line2D([], [], color=colors[k], label=f"$k = {k}$") for k in chosen[:12]]
     if len(chosen) > 12:
         handles.append(Line2D([], [], color="none", label=f"… ({len(chosen) - 12} more)"))
-    handles += [
+    return handles + [
         Line2D([], [], color="0.3", ls="--", label="theory"),
         Line2D([], [], color="0.3", ls="-", label="measured"),
     ]
-    ax.legend(handles=handles, fontsize="small", ncol=2)
-    _save(fig, path, fmt)
-    return fig
 
 
 # ----------------------------------------------------------------------------- heatmap
