@@ -48,7 +48,8 @@ from ntkspec.architectures import (
     resnet_kernel,
     resolve_alpha,
 )
-from ntkspec.kernels import MAX_DEPTH, activation_fn
+from ntkspec.kernels import activation_fn
+from ntkspec.limits import MAX_DEPTH
 from ntkspec.models import MLP, mlp
 
 __all__ = ["FourierNet", "ResNet", "fourier_net", "power_law_net", "resnet", "siren"]

@@ -46,13 +46,13 @@ import numpy as np
 from ntkspec import taylor
 from ntkspec._validate import check_int, check_positive
 from ntkspec.kernels import (
-    MAX_DEPTH,
     Kernel,
     ZonalKernel,
     layer_map,
     layer_variance,
     mlp_kernel,
 )
+from ntkspec.limits import MAX_DEPTH, MAX_FEATURES, MAX_SERIES_ORDER
 
 __all__ = [
     "ALPHA_RULES",
@@ -390,7 +390,7 @@ def power_law_kernel(p: float, features: int, inner: ZonalKernel | None = None) 
     """
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not np.isfinite(p):
         raise TypeError(f"Expected p to be a finite real number; got {p!r}.")
-    features = check_int("features", features, minimum=1, maximum=100_000)
+    features = check_int("features", features, minimum=1, maximum=MAX_FEATURES)
     w = np.arange(1, features + 1, dtype=np.float64) ** (-2.0 * float(p))
     w = w / w.sum()
     return PowerLawKernel(float(p), tuple(float(v) for v in w), inner)
@@ -425,7 +425,7 @@ def _finish(kernel, which: str, order: int, series_with_input, depth: int):
     from ntkspec._validate import check_choice
 
     check_choice("which", which, ("ntk", "nngp"))
-    order = check_int("order", order, minimum=1, maximum=20_000)
+    order = check_int("order", order, minimum=1, maximum=MAX_SERIES_ORDER)
     coeffs, rel = series_with_input(which, taylor.identity_input(order))
     tails = taylor.series_tails(kernel, which, coeffs, rel, depth)
     return taylor.TaylorSeries(coeffs, rel, tails)

@@ -21,13 +21,19 @@ from ntkspec._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from ntkspec._validate import as_real_array, check_int, check_positive
 from ntkspec.generalization import LearningCurve, SpectrumTooShort, learning_curve
 from ntkspec.kernels import ZonalKernel
-from ntkspec.krr import MAX_TEST, MAX_TRAIN, MAX_TRIALS, KRRMeasurement, kernel_regression_curve
+from ntkspec.krr import KRRMeasurement, kernel_regression_curve
+from ntkspec.limits import (
+    MAX_AUTO_KMAX,
+    MAX_DIM,
+    MAX_KRR_DEGREE,
+    MAX_SEED,
+    MAX_TEST,
+    MAX_TRAIN,
+    MAX_TRIALS,
+)
 from ntkspec.spectrum import Spectrum, spectrum
 
 __all__ = ["CurveRun", "curve_payload", "curve_table", "run_curve", "write_curve_report"]
-
-#: The spectrum is never computed beyond this degree (cost ~ kmax², ~1 s at 10⁴).
-MAX_AUTO_KMAX = 20_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +56,7 @@ class CurveRun:
 
 
 def _energies(degrees, amplitudes) -> np.ndarray:
-    deg = [check_int("degree", k, minimum=0, maximum=1000) for k in degrees]
+    deg = [check_int("degree", k, minimum=0, maximum=MAX_KRR_DEGREE) for k in degrees]
     if not deg or len(set(deg)) != len(deg):
         raise ValueError(f"Expected distinct target degrees; got {list(degrees)!r}.")
     amp = as_real_array("amplitudes", amplitudes).ravel()
@@ -119,12 +125,12 @@ def run_curve(
             "Expected a zonal Kernel (mlp_kernel, resnet_kernel, fourier_kernel, …); got "
             f"{type(kernel).__name__}."
         )
-    dim = check_int("dim", dim, minimum=2, maximum=100_000)
+    dim = check_int("dim", dim, minimum=2, maximum=MAX_DIM)
     v2, deg = _energies(degrees, amplitudes)
     ns, trials = _sizes(n, trials)
     noise = check_positive("noise", noise, allow_zero=True)
     ridge = check_positive("ridge", ridge, allow_zero=True)
-    seed = check_int("seed", seed, minimum=0, maximum=2**32 - 1)
+    seed = check_int("seed", seed, minimum=0, maximum=MAX_SEED)
     dense = np.geomspace(ns[0], ns[-1], 120) if ns.size > 1 else ns
     s, theory, fine = _theory(kernel, dim, which, v2, ns, dense, noise, ridge, tail_tol)
     measured = None

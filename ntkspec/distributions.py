@@ -41,6 +41,7 @@ from ntkspec._validate import (
     check_positive,
     check_real,
 )
+from ntkspec.limits import MAX_SAMPLES
 from ntkspec.sphere import sample_sphere
 
 __all__ = [
@@ -57,8 +58,6 @@ __all__ = [
     "log_vmf_normalizer",
 ]
 
-#: Largest sample accepted by ``sample``.
-MAX_SAMPLES = 10_000_000
 #: Proposals per round of Wood's rejection sampler.
 _WOOD_CHUNK = 8192
 

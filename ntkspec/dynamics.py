@@ -42,6 +42,7 @@ from ntkspec._validate import (
     check_weights,
 )
 from ntkspec.curves import DegreeCurves, check_fraction, load_entries
+from ntkspec.limits import MAX_DEGREE, MAX_RECORDS
 from ntkspec.losses import (
     LOSS_NAMES,
     Loss,
@@ -52,7 +53,7 @@ from ntkspec.losses import (
 )
 from ntkspec.optimizers import Optimizer, flow, gd
 from ntkspec.spectrum import Spectrum
-from ntkspec.sphere import MAX_DEGREE, degree_energy
+from ntkspec.sphere import degree_energy
 
 __all__ = [
     "Prediction",
@@ -66,7 +67,6 @@ __all__ = [
 ]
 
 _METHODS = ("gd", "flow")
-_MAX_RECORDS = 10_000_000
 
 
 # ----------------------------------------------------------------------------- result type
@@ -158,9 +158,9 @@ def _record_times(steps, record_every, times) -> np.ndarray:
             )
         return t.astype(np.int64)
     every = 1 if record_every is None else check_int("record_every", record_every, minimum=1)
-    if steps // every + 2 > _MAX_RECORDS:
+    if steps // every + 2 > MAX_RECORDS:
         raise ValueError(
-            f"Expected at most {_MAX_RECORDS} recorded times; got steps = {steps} with "
+            f"Expected at most {MAX_RECORDS} recorded times; got steps = {steps} with "
             f"record_every = {every}. Pass a larger record_every or explicit times=."
         )
     t = np.arange(0, steps + 1, every, dtype=np.int64)

@@ -41,9 +41,7 @@ from jax.typing import ArrayLike
 from ntkspec import _compat
 from ntkspec._validate import check_choice, check_int, check_points, check_positive
 from ntkspec.activations import Sine
-
-#: Deepest network accepted (the layer recursion is unrolled when traced).
-MAX_DEPTH = 100
+from ntkspec.limits import MAX_DEPTH, MAX_QUAD_ORDER
 
 __all__ = [
     "ACTIVATIONS",
@@ -833,10 +831,6 @@ def mlp_kernel(
         depth, name, weight_var, bias_var, first_layer_var, quad_order, phi, variances,
         sine, trained_bias, error,
     )  # fmt: skip
-
-
-#: Largest Gauss–Hermite order (numpy's weights overflow to NaN beyond ~370).
-MAX_QUAD_ORDER = 256
 
 
 def _resolve_activation(activation) -> tuple[str, Callable | None, tuple | None]:

@@ -30,6 +30,7 @@ from scipy.linalg import cho_factor, cho_solve
 from ntkspec import _compat
 from ntkspec._validate import as_real_array, check_int, check_key, check_positive
 from ntkspec.kernels import ZonalKernel
+from ntkspec.limits import MAX_DIM, MAX_KRR_DEGREE, MAX_TEST, MAX_TRAIN, MAX_TRIALS
 from ntkspec.sphere import degree_energy, multiplicity, random_harmonic, sample_sphere
 
 __all__ = [
@@ -42,11 +43,6 @@ __all__ = [
     "kernel_regression_curve",
     "krr_fit",
 ]
-
-#: Largest training set: every trial diagonalizes a max(n) × max(n) Gram.
-MAX_TRAIN = 8192
-MAX_TEST = 20000
-MAX_TRIALS = 100_000
 
 
 class _TrialStatistics:
@@ -303,14 +299,16 @@ def kernel_regression_curve(
     """
     gram = _gram_function(kernel)
     key = check_key(key)
-    dim = check_int("dim", dim, minimum=2, maximum=100_000)
+    dim = check_int("dim", dim, minimum=2, maximum=MAX_DIM)
     v2 = _check_v2(energies)
     ns = _check_ns(n)
     trials = check_int("trials", trials, minimum=1, maximum=MAX_TRIALS)
     test_points = check_int("test_points", test_points, minimum=2, maximum=MAX_TEST)
     noise = check_positive("noise", noise, allow_zero=True)
     ridge = check_positive("ridge", ridge, allow_zero=True)
-    kmax = v2.size + 1 if kmax is None else check_int("kmax", kmax, minimum=0, maximum=1000)
+    kmax = (
+        v2.size + 1 if kmax is None else check_int("kmax", kmax, minimum=0, maximum=MAX_KRR_DEGREE)
+    )
     with _compat.random_streams():
         keys = jax.random.split(key, trials)
     rows = [_trial(gram, k, dim, ns, v2, noise, ridge, test_points, kmax) for k in keys]
@@ -401,7 +399,7 @@ def kernel_gd_curve(
     """
     gram = _gram_function(kernel)
     key = check_key(key)
-    dim = check_int("dim", dim, minimum=2, maximum=100_000)
+    dim = check_int("dim", dim, minimum=2, maximum=MAX_DIM)
     v2 = _check_v2(energies)
     ns = _check_ns(n)
     t = np.atleast_1d(as_real_array("steps", steps))
@@ -413,7 +411,9 @@ def kernel_gd_curve(
     trials = check_int("trials", trials, minimum=1, maximum=MAX_TRIALS)
     test_points = check_int("test_points", test_points, minimum=2, maximum=MAX_TEST)
     noise = check_positive("noise", noise, allow_zero=True)
-    kmax = v2.size + 1 if kmax is None else check_int("kmax", kmax, minimum=0, maximum=1000)
+    kmax = (
+        v2.size + 1 if kmax is None else check_int("kmax", kmax, minimum=0, maximum=MAX_KRR_DEGREE)
+    )
     with _compat.random_streams():
         keys = jax.random.split(key, trials)
     rows = [_gd_trial(gram, k, dim, ns, t, lr, method, v2, noise, test_points, kmax) for k in keys]

@@ -42,7 +42,8 @@ from ntkspec._validate import (
     check_points,
     check_weights,
 )
-from ntkspec.sphere import MAX_DEGREE, gegenbauer_matrices, is_equispaced_circle, multiplicity
+from ntkspec.limits import MAX_DEGREE
+from ntkspec.sphere import gegenbauer_matrices, is_equispaced_circle, multiplicity
 
 __all__ = [
     "Loss",

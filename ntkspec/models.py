@@ -43,7 +43,8 @@ from jax.typing import ArrayLike
 
 from ntkspec import _compat
 from ntkspec._validate import check_float_dtype, check_int, check_positive
-from ntkspec.kernels import MAX_DEPTH, Kernel, activation_fn, mlp_kernel
+from ntkspec.kernels import Kernel, activation_fn, mlp_kernel
+from ntkspec.limits import MAX_DEPTH
 
 __all__ = ["MLP", "mlp"]
 

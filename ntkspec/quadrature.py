@@ -70,7 +70,8 @@ from ntkspec._validate import (
 )
 from ntkspec.distributions import Distribution
 from ntkspec.kernels import ZonalKernel
-from ntkspec.sphere import MAX_DEGREE, gegenbauer_matrices, multiplicity
+from ntkspec.limits import MAX_DEGREE, MAX_DENSE_POINTS, MAX_GRID_POINTS
+from ntkspec.sphere import gegenbauer_matrices, multiplicity
 
 __all__ = [
     "Design",
@@ -83,10 +84,6 @@ __all__ = [
 ]
 
 METHODS = ("lsq", "kernel", "voronoi", "spacing", "density")
-#: Most points accepted by the dense methods ("lsq", "kernel": an n × n matrix).
-MAX_DENSE_POINTS = 8192
-#: Most points a product Gauss grid may have.
-MAX_GRID_POINTS = 1_000_000
 #: Ridge of the nonnegative "lsq" variant, relative to the largest eigenvalue of G.
 _NNLS_RIDGE = 1e-12
 #: Diagnostics degree when none is given for methods other than "lsq".

@@ -62,6 +62,7 @@ from ntkspec._validate import (
     check_weights,
 )
 from ntkspec.kernels import ZonalKernel
+from ntkspec.limits import MAX_DEGREE, MAX_DIM, MAX_EIG_DEGREE, MAX_PANELS
 from ntkspec.sphere import (
     check_points,
     degree_energy,
@@ -80,10 +81,8 @@ __all__ = [
     "spectrum",
 ]
 
-_MAX_PANELS = 1 << 13
 #: The routes a :class:`Spectrum` ``method`` entry can name.
 METHODS = ("series", "quadrature", "parts")
-_MAX_DIM = 100_000
 
 
 def funk_hecke_constant(d: int) -> float:
@@ -602,8 +601,8 @@ def spectrum(
     >>> np.allclose(s.eigenvalues, [1 / 2, 1 / 3, 5 / 64, 0], rtol=0, atol=1e-15)
     True
     """
-    dim = check_int("dim", dim, minimum=2, maximum=_MAX_DIM)
-    kmax = check_int("kmax", kmax, minimum=0, maximum=100_000)
+    dim = check_int("dim", dim, minimum=2, maximum=MAX_DIM)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=MAX_DEGREE)
     check_choice("which", which, ("ntk", "nngp"))
     tol = check_positive("tol", tol)
     check_choice("method", method, ("auto", "quadrature", "series"))
@@ -611,7 +610,7 @@ def spectrum(
     if zonal:
         getattr(kernel, "check_dim", lambda dim: None)(dim)
     if panels is not None:
-        panels = check_int("panels", panels, minimum=2, maximum=_MAX_PANELS)
+        panels = check_int("panels", panels, minimum=2, maximum=MAX_PANELS)
     values = functools.partial(_zonal_values, kernel, which)
     trace = kernel.kappa_one(which) if zonal else float(values(*np.array([[1.0], [0.0], [2.0]]))[0])
     if method == "series":
@@ -744,9 +743,9 @@ def _quadrature(
         (lam, mass), (coarse, _) = (_funk_hecke(values, m, dim, kmax) for m in (n, (2 * n) // 3))
         diff = np.abs(lam - coarse)
         scale = np.max(np.abs(lam))
-        if panels is not None or diff.max() <= tol * scale or n >= _MAX_PANELS:
+        if panels is not None or diff.max() <= tol * scale or n >= MAX_PANELS:
             break
-        n = min(2 * n, _MAX_PANELS)
+        n = min(2 * n, MAX_PANELS)
     if warn and diff.max() > tol * scale:
         warnings.warn(
             f"spectrum: quadrature error estimate {diff.max():.3g} exceeds tol·max|λ| = "
@@ -849,7 +848,7 @@ def gram_spectrum(K, X, kmax: int, *, weights=None) -> Spectrum:
     [3, 5]
     """
     Xn = check_points(X)
-    kmax = check_int("kmax", kmax, minimum=0, maximum=100_000)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=MAX_DEGREE)
     n, d = Xn.shape
     if n < 2:
         raise ValueError(f"Expected at least 2 points; got {n}.")
@@ -913,7 +912,7 @@ def eig_degrees(K, X, kmax: int, *, weights=None) -> EigDegrees:
     Cost O(n³) plus O(kmax · n³) for the projections: meant for n up to a few thousand.
     """
     Xn = check_points(X)
-    kmax = check_int("kmax", kmax, minimum=0, maximum=10_000)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=MAX_EIG_DEGREE)
     n = Xn.shape[0]
     A = _check_square(K, n)
     c = check_weights(weights, n)

@@ -31,6 +31,7 @@ from ntkspec._validate import (
     check_real,
     check_weights,
 )
+from ntkspec.limits import MAX_DEGREE, MAX_HARMONIC_TERMS, MAX_MULTIPLICITY_DIGITS
 
 __all__ = [
     "sample_sphere",
@@ -44,11 +45,6 @@ __all__ = [
     "circle_points",
     "is_equispaced_circle",
 ]
-
-#: Highest degree accepted by the functions here (as :func:`ntkspec.spectrum.spectrum`).
-MAX_DEGREE = 100_000
-#: ``multiplicity`` refuses to build exact integers with more decimal digits than this.
-_MAX_DIGITS = 100_000
 
 
 def sample_sphere(key: jax.Array, n: int, d: int, *, dtype=None) -> jax.Array:
@@ -183,10 +179,11 @@ def multiplicity(d: int, k, *, log: bool = False):
         logn = float(_log_multiplicity(d, np.array([k]))[0])
         if log:
             return logn
-        if logn / np.log(10.0) > _MAX_DIGITS:
+        if logn / np.log(10.0) > MAX_MULTIPLICITY_DIGITS:
             raise ValueError(
-                f"Expected N(d, k) with at most {_MAX_DIGITS} digits as an exact integer; "
-                f"N({d}, {k}) has about {logn / np.log(10.0):.3g}. Pass log=True for log N(d, k)."
+                f"Expected N(d, k) with at most {MAX_MULTIPLICITY_DIGITS} digits as an exact "
+                f"integer; N({d}, {k}) has about {logn / np.log(10.0):.3g}. Pass log=True for "
+                "log N(d, k)."
             )
         return _exact_multiplicity(d, k)
     karr = np.asarray(k)
@@ -361,7 +358,7 @@ def random_harmonic(
     if terms is None:
         terms = int(min(nk, 64))
     else:
-        terms = check_int("terms", terms, minimum=1, maximum=4096)
+        terms = check_int("terms", terms, minimum=1, maximum=MAX_HARMONIC_TERMS)
     with _compat.random_streams():
         kz, ka = jax.random.split(key)
         a = np.asarray(jax.random.normal(ka, (terms,), dtype=jnp.float32), dtype=np.float64)

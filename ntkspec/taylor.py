@@ -40,6 +40,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from ntkspec._validate import check_choice, check_int
+from ntkspec.limits import MAX_SERIES_ORDER
 
 __all__ = [
     "SERIES_ACTIVATIONS",
@@ -160,7 +161,7 @@ def kernel_taylor(kernel, which: str = "ntk", order: int = 256) -> TaylorSeries:
     True
     """
     check_choice("which", which, ("ntk", "nngp"))
-    order = check_int("order", order, minimum=1, maximum=20_000)
+    order = check_int("order", order, minimum=1, maximum=MAX_SERIES_ORDER)
     coeffs, rel, params = _mlp_coefficients(kernel, which, identity_input(order))
     depth = len(params[2]) - 1
     tails = series_tails(kernel, which, coeffs, rel, depth)

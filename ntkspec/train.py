@@ -61,9 +61,10 @@ from ntkspec._validate import (
     check_weights,
 )
 from ntkspec.curves import DegreeCurves, load_entries
+from ntkspec.limits import MAX_DEGREE
 from ntkspec.losses import Loss, mse, normalized_weights, sample_loss
 from ntkspec.optimizers import Optimizer
-from ntkspec.sphere import MAX_DEGREE, degree_energy
+from ntkspec.sphere import degree_energy
 
 __all__ = [
     "TrainRecord",

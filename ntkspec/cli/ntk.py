@@ -17,6 +17,7 @@ from ntkspec.cli.common import (
     kernel_config,
     kernel_from_args,
 )
+from ntkspec.limits import MAX_NTK_DEGREE, MAX_POINTS, MAX_SEED, MAX_WIDTH
 
 __all__ = ["add", "run"]
 
@@ -140,7 +141,6 @@ def run(args: argparse.Namespace) -> int:
     from ntkspec import _compat
     from ntkspec._io import atomic_savez
     from ntkspec._validate import check_int
-    from ntkspec.experiments.config import MAX_POINTS, MAX_SEED
     from ntkspec.experiments.width import mlp_for, ntk_sample, sample_points
     from ntkspec.rundir import check_output_dir, run_info, running
 
@@ -148,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("Expected --kernel ntk: `ntkspec ntk` computes the empirical NTK.")
     kernel = kernel_from_args(args)
     n = check_int("n", args.n, minimum=2, maximum=MAX_POINTS)
-    kmax = check_int("kmax", args.kmax, minimum=0, maximum=10_000)
+    kmax = check_int("kmax", args.kmax, minimum=0, maximum=MAX_NTK_DEGREE)
     seed = check_int("seed", args.seed, minimum=0, maximum=MAX_SEED)
-    width = check_int("width", args.width, minimum=1, maximum=1 << 20)
+    width = check_int("width", args.width, minimum=1, maximum=MAX_WIDTH)
     config = {
         **kernel_config(kernel),
         "dim": args.dim,

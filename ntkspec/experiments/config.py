@@ -51,6 +51,19 @@ from pathlib import Path
 import numpy as np
 
 from ntkspec._validate import check_choice, check_int, check_positive, check_real
+from ntkspec.limits import (
+    MAX_AMPLITUDE,
+    MAX_GRID_DEGREE,
+    MAX_LIST_ENTRY,
+    MAX_POINTS,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_TRAIN_DEPTH,
+    MAX_TRAIN_DIM,
+    MAX_TRAIN_FEATURES,
+    MAX_WEIGHT_DEGREE,
+    MAX_WIDTH,
+)
 
 __all__ = [
     "FLAT_KEYS",
@@ -69,13 +82,6 @@ __all__ = [
     "int_tuple",
     "load_config",
 ]
-
-#: Seeds are 32-bit: with JAX x64 off, ``jax.random.key`` keeps only the low 32 bits.
-MAX_SEED = 2**32 - 1
-#: compare holds several dense n × n float64 matrices and diagonalizes them (O(n³)).
-MAX_POINTS = 16384
-#: Targets stay in the lazy regime only when small; this bound only refuses absurd values.
-MAX_AMPLITUDE = 1e6
 
 ARCHS = ("mlp", "resnet", "fourier", "power_law", "siren")
 #: Architectures on frozen features: depth 0 is a linear readout on them.
@@ -119,7 +125,7 @@ def int_tuple(name: str, value) -> tuple[int, ...]:
         value = (value,)
     if not isinstance(value, list | tuple):
         raise TypeError(f"Expected {name} to be a list of integers; got {value!r}.")
-    return tuple(check_int(f"{name} entry", v, minimum=0, maximum=10_000) for v in value)
+    return tuple(check_int(f"{name} entry", v, minimum=0, maximum=MAX_LIST_ENTRY) for v in value)
 
 
 def float_tuple(name: str, value) -> tuple[float, ...]:
@@ -203,8 +209,8 @@ class ModelConfig:
                 f"got {self.activation!r}."
             )
         low = 0 if arch in FEATURE_ARCHS else 1
-        depth = check_int("model.depth", self.depth, minimum=low, maximum=64)
-        width = check_int("model.width", self.width, minimum=1, maximum=1 << 20)
+        depth = check_int("model.depth", self.depth, minimum=low, maximum=MAX_TRAIN_DEPTH)
+        width = check_int("model.width", self.width, minimum=1, maximum=MAX_WIDTH)
         out = dataclasses.replace(self, depth=depth, width=width)._arch_keys()
         try:
             model_kernel(out)
@@ -249,7 +255,9 @@ class ModelConfig:
                 )
         elif alpha is not None:
             alpha = check_positive("model.alpha", alpha, allow_zero=True)
-        features = _opt(check_int, "model.features", self.features, minimum=1, maximum=1 << 16)
+        features = _opt(
+            check_int, "model.features", self.features, minimum=1, maximum=MAX_TRAIN_FEATURES
+        )
         default_act = ("sin" if arch == "siren" else "relu") if "activation" in uses else None
         return dataclasses.replace(
             self,
@@ -307,7 +315,7 @@ class DataConfig:
         from ntkspec.distributions import distribution
 
         n = check_int("data.n", self.n, minimum=2, maximum=MAX_POINTS)
-        dim = check_int("data.dim", self.dim, minimum=2, maximum=1000)
+        dim = check_int("data.dim", self.dim, minimum=2, maximum=MAX_TRAIN_DIM)
         name = check_choice("data.distribution", self.distribution, DISTRIBUTIONS)
         if name in ("equispaced", "warped_circle") and dim != 2:
             raise ValueError(f"Expected data.dim = 2 for data.distribution = {name!r} (S^1).")
@@ -329,7 +337,7 @@ class DataConfig:
 
         if self.degree is None:
             raise ValueError("Expected data.degree (the exactness degree) for a grid.")
-        degree = check_int("data.degree", self.degree, minimum=0, maximum=1000)
+        degree = check_int("data.degree", self.degree, minimum=0, maximum=MAX_GRID_DEGREE)
         try:
             size = gauss_grid(self.dim, degree).points.shape[0]
         except ValueError as e:
@@ -410,7 +418,7 @@ class LossConfig:
                 f"Expected loss.weights to be a method or a path; got {self.weights!r}."
             )
         s = _opt(check_real, "loss.s", self.s)
-        degree = _opt(check_int, "loss.degree", self.degree, minimum=0, maximum=200)
+        degree = _opt(check_int, "loss.degree", self.degree, minimum=0, maximum=MAX_WEIGHT_DEGREE)
         _bool("loss.nonnegative", self.nonnegative)
         if self.base is not None:
             check_choice("loss.base", self.base, ("voronoi", "spacing", "density"))
@@ -480,7 +488,7 @@ class RunConfig:
     projection: str = "auto"
 
     def validated(self) -> RunConfig:
-        steps = check_int("run.steps", self.steps, minimum=1, maximum=10**7)
+        steps = check_int("run.steps", self.steps, minimum=1, maximum=MAX_STEPS)
         every = check_int("run.record_every", self.record_every, minimum=1)
         seed = check_int("run.seed", self.seed, minimum=0, maximum=MAX_SEED)
         _bool("run.allow_unstable", self.allow_unstable)

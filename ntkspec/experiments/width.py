@@ -16,8 +16,9 @@ import numpy as np
 from ntkspec import _compat
 from ntkspec._validate import check_int
 from ntkspec.empirical import empirical_ntk
-from ntkspec.experiments.config import MAX_POINTS, int_tuple
+from ntkspec.experiments.config import int_tuple
 from ntkspec.kernels import Kernel, mlp_kernel
+from ntkspec.limits import MAX_NTK_DEGREE, MAX_POINTS, MAX_TRAIN_DIM
 from ntkspec.models import mlp
 from ntkspec.spectrum import Spectrum, gram_spectrum, spectrum
 from ntkspec.sphere import sample_sphere
@@ -159,9 +160,9 @@ def width_study(
     kernel = mlp_kernel(1) if kernel is None else kernel
     if not isinstance(kernel, Kernel):
         raise TypeError(f"Expected kernel to be an mlp_kernel; got {type(kernel).__name__}.")
-    dim = check_int("dim", dim, minimum=2, maximum=1000)
+    dim = check_int("dim", dim, minimum=2, maximum=MAX_TRAIN_DIM)
     n = check_int("n", n, minimum=2, maximum=MAX_POINTS)
-    kmax = check_int("kmax", kmax, minimum=0, maximum=10_000)
+    kmax = check_int("kmax", kmax, minimum=0, maximum=MAX_NTK_DEGREE)
     seeds = check_int("seeds", seeds, minimum=1)
     with _compat.random_streams():
         k_points, k_init = jax.random.split(key)
