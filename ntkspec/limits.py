@@ -1,7 +1,8 @@
 """The one home of ntkspec's input limits, and its precision policy.
 
 Every bound that a public function, CLI flag or config key checks an input against is a named
-constant here, with the reason for its value. The bounds turn hangs, memory errors and
+constant here; the ``#:`` comment above each in the source gives the reason for its value
+(memory, time, the range of a float, the bits of a seed). The bounds turn hangs, memory errors and
 overflows on absurd inputs into a clear ``ValueError`` that names the argument and the limit
 ("Expected dim <= 100000; got 100001."); none is a statement about accuracy. Two families:
 the analytic side (kernels, spectra, learning-curve theory: cheap per dimension and degree)
