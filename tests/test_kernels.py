@@ -303,9 +303,11 @@ def test_gram_series_float64_error_against_mpmath(depth, bias_var, which):
     ref = np.array([float(_mp_relu(depth, t, sb=mpmath.mpf(bias_var))[pick]) for t in X[:, 0]])
     err = np.abs(series - ref).max() / k.kappa_one(which)
     assert err <= fit.measured_error, (err, fit.measured_error)
-    # "auto" in float64: the series where its error is <= 1e-15·κ(1) (here all but depth 12,
-    # whose measurement includes the deeper recursion's own rounding), else the recursion.
-    assert (fit.measured_error <= SERIES_TOL_F64) == (depth < 12)
+    # "auto" in float64: the series where its error is <= 1e-15·κ(1), else the recursion. The
+    # shallow kernels are below it; depth 12 sits at it (its measurement includes the deep
+    # recursion's own rounding: 1.1e-15 with jax 0.10, 8.2e-16 with jax 0.4.38), so either route.
+    if depth < 12:
+        assert fit.measured_error <= SERIES_TOL_F64
     route = "series" if fit.measured_error <= SERIES_TOL_F64 else "exact"
     np.testing.assert_array_equal(
         k.gram(X, Y, which=which), k.gram(X, Y, which=which, method=route)
