@@ -36,6 +36,7 @@ References: Belfer, Geifman, Galun & Basri 2021; Huang, Wang, Tao & Zhao 2020; T
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 
@@ -59,6 +60,7 @@ __all__ = [
     "FourierKernel",
     "PowerLawKernel",
     "ResNetKernel",
+    "architecture_kernel",
     "fourier_kernel",
     "power_law_kernel",
     "resnet_kernel",
@@ -417,6 +419,55 @@ def siren_kernel(depth: int, omega0: float = 30.0, weight_var: float = 2.0) -> K
     """
     omega0 = check_positive("omega0", omega0)
     return mlp_kernel(depth, "sin", weight_var, 0.0, omega0**2)
+
+
+def architecture_kernel(
+    arch: str,
+    depth: int,
+    *,
+    activation: str = "relu",
+    weight_var: float | None = None,
+    bias_var: float = 0.0,
+    first_layer_var: float | None = None,
+    alpha: float | str | None = None,
+    beta: float | None = None,
+    power: float | None = None,
+    features: int | None = None,
+    omega0: float = 30.0,
+) -> ZonalKernel:
+    """The infinite-width kernel of an architecture named as in ``[model] arch`` / ``--arch``.
+
+    ``"mlp"`` (:func:`~ntkspec.kernels.mlp_kernel`; with an ``alpha``, a residual MLP),
+    ``"resnet"`` (:func:`resnet_kernel`, ``alpha`` default 1), ``"fourier"``
+    (:func:`fourier_kernel` with ``beta``) and ``"power_law"`` (:func:`power_law_kernel` with
+    ``power`` and ``features``) under that network, or a linear readout at ``depth = 0``;
+    ``"siren"``: sine layers with first-layer variance ``omega0²`` (:func:`siren_kernel`, plus
+    ``bias_var``; ``weight_var`` default 2). The one mapping that ``ntkspec.experiments`` and
+    the CLI share; each validates its own keys or flags first.
+
+    >>> architecture_kernel("fourier", 0, beta=4.0) == fourier_kernel(4.0)
+    True
+    """
+    if arch == "siren":
+        omega0 = check_positive("omega0", omega0)
+        wv = 2.0 if weight_var is None else weight_var
+        return mlp_kernel(depth, "sin", wv, bias_var, omega0**2)
+    network = functools.partial(
+        _network_kernel, arch, depth, activation, weight_var, bias_var, first_layer_var, alpha
+    )
+    if arch == "fourier":
+        return fourier_kernel(beta, None if depth == 0 else network())
+    if arch == "power_law":
+        return power_law_kernel(power, features, None if depth == 0 else network())
+    return network()
+
+
+def _network_kernel(arch, depth, activation, weight_var, bias_var, first_layer_var, alpha):
+    """The MLP or residual MLP of :func:`architecture_kernel` (on the features, if any)."""
+    if arch == "resnet" or alpha is not None:
+        flv = 1.0 if first_layer_var is None else first_layer_var
+        return resnet_kernel(depth, 1.0 if alpha is None else alpha, activation, weight_var, flv)
+    return mlp_kernel(depth, activation, weight_var, bias_var, first_layer_var)
 
 
 # ----------------------------------------------------------------------------- series

@@ -11,17 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ntkspec._validate import check_int, check_positive
-from ntkspec.architectures import (
-    FourierKernel,
-    PowerLawKernel,
-    ResNetKernel,
-    fourier_kernel,
-    power_law_kernel,
-    resnet_kernel,
-    siren_kernel,
-)
-from ntkspec.kernels import ACTIVATIONS, mlp_kernel
+from ntkspec._validate import check_int
+from ntkspec.architectures import FourierKernel, PowerLawKernel, ResNetKernel, architecture_kernel
+from ntkspec.kernels import ACTIVATIONS
 
 __all__ = [
     "PROG",
@@ -211,35 +203,18 @@ def kernel_from_args(args: argparse.Namespace):
     """The zonal kernel of the kernel flags (``--arch`` and its flags; default an MLP)."""
     arch = getattr(args, "arch", "mlp")
     _check_arch_flags(args, arch)
-    if arch == "siren":
-        wv = 2.0 if args.weight_var is None else args.weight_var
-        omega0 = 30.0 if args.omega0 is None else args.omega0
-        if args.bias_var == 0:
-            return siren_kernel(args.depth, omega0, wv)
-        check_positive("omega0", omega0)
-        return mlp_kernel(args.depth, "sin", wv, args.bias_var, omega0**2)
     if arch in ("fourier", "power_law"):
         check_int("depth", args.depth, minimum=0)
-        inner = None if args.depth == 0 else _net_kernel(args)
-        if arch == "fourier":
-            return fourier_kernel(args.beta, inner)
-        if args.dim != 2:
-            raise ValueError(
-                f"Expected --dim 2 for --arch power_law (an embedding of S^1); got {args.dim}."
-            )
-        return power_law_kernel(args.power, args.features, inner)
-    return _net_kernel(args) if arch == "resnet" else _net_kernel(args, mlp=True)
-
-
-def _net_kernel(args: argparse.Namespace, *, mlp: bool = False):
-    activation = args.activation or "relu"
-    alpha = getattr(args, "alpha", None)
-    if mlp or alpha is None and getattr(args, "arch", "mlp") != "resnet":
-        return mlp_kernel(args.depth, activation, weight_var=args.weight_var,
-                          bias_var=args.bias_var, first_layer_var=args.first_layer_var)  # fmt: skip
-    flv = 1.0 if args.first_layer_var is None else args.first_layer_var
-    return resnet_kernel(args.depth, 1.0 if alpha is None else alpha, activation,
-                         args.weight_var, flv)  # fmt: skip
+    if arch == "power_law" and args.dim != 2:
+        raise ValueError(
+            f"Expected --dim 2 for --arch power_law (an embedding of S^1); got {args.dim}."
+        )
+    return architecture_kernel(
+        arch, args.depth, activation=args.activation or "relu", weight_var=args.weight_var,
+        bias_var=args.bias_var, first_layer_var=args.first_layer_var, alpha=args.alpha,
+        beta=args.beta, power=args.power, features=args.features,
+        omega0=30.0 if args.omega0 is None else args.omega0,
+    )  # fmt: skip
 
 
 def kernel_config(kernel) -> dict:

@@ -18,9 +18,9 @@ from typing import Any, NamedTuple
 import jax
 
 from ntkspec import _compat, arch_models
-from ntkspec.architectures import fourier_kernel, power_law_kernel, resnet_kernel
+from ntkspec.architectures import architecture_kernel
 from ntkspec.experiments.config import ModelConfig
-from ntkspec.kernels import ZonalKernel, mlp_kernel
+from ntkspec.kernels import ZonalKernel
 from ntkspec.models import mlp
 
 __all__ = ["Model", "as_apply_params", "build_model", "describe", "load_factory", "model_kernel"]
@@ -97,17 +97,6 @@ def as_apply_params(model) -> tuple[Any, Any]:
     )
 
 
-def _inner_kernel(cfg: ModelConfig):
-    """The kernel of the network of ``[model]`` (on features: the one on top; None at depth 0)."""
-    if cfg.depth == 0:
-        return None
-    if cfg.arch == "resnet" or cfg.alpha is not None:
-        alpha = 1.0 if cfg.alpha is None else cfg.alpha
-        flv = 1.0 if cfg.first_layer_var is None else cfg.first_layer_var
-        return resnet_kernel(cfg.depth, alpha, cfg.activation, cfg.weight_var, flv)
-    return mlp_kernel(cfg.depth, cfg.activation, cfg.weight_var, cfg.bias_var, cfg.first_layer_var)
-
-
 def _check_dim(cfg: ModelConfig, dim: int | None) -> None:
     if cfg.arch == "power_law" and dim is not None and dim != 2:
         raise ValueError(
@@ -125,14 +114,11 @@ def model_kernel(cfg: ModelConfig, dim: int | None = None) -> ZonalKernel | None
     _check_dim(cfg, dim)
     if cfg.factory is not None:
         return None
-    if cfg.arch == "siren":  # siren_kernel(depth, ω0, σ_w²) plus the bias variance σ_b²
-        wv = 2.0 if cfg.weight_var is None else cfg.weight_var
-        return mlp_kernel(cfg.depth, "sin", wv, cfg.bias_var, cfg.omega0**2)
-    if cfg.arch == "fourier":
-        return fourier_kernel(cfg.beta, _inner_kernel(cfg))
-    if cfg.arch == "power_law":
-        return power_law_kernel(cfg.power, cfg.features, _inner_kernel(cfg))
-    return _inner_kernel(cfg)
+    return architecture_kernel(
+        cfg.arch, cfg.depth, activation=cfg.activation, weight_var=cfg.weight_var,
+        bias_var=cfg.bias_var, first_layer_var=cfg.first_layer_var, alpha=cfg.alpha,
+        beta=cfg.beta, power=cfg.power, features=cfg.features, omega0=cfg.omega0,
+    )  # fmt: skip
 
 
 def _inner_net(cfg: ModelConfig):
